@@ -1,0 +1,103 @@
+"""ociforge: build, layer and ship CoreOS-style OCI operating-system images without a runtime.
+
+The public API is what ``__all__`` lists; everything else is internal and may change.
+"""
+
+from __future__ import annotations
+
+from .archive import ArchiveWriter, OciArchive
+from .blobs import BlobSource, BytesSource, FileBlobSource
+from .compression import LayerDigests, LayerWriter, open_compressor, open_decompressor
+from .copy import copy_image, save_image
+from .digest import Digest
+from .errors import (
+    ArchiveError,
+    AuthError,
+    CompressionError,
+    DigestMismatch,
+    FormatError,
+    IgnitionError,
+    IntegrityError,
+    InvalidDigest,
+    InvalidReference,
+    ManifestError,
+    NotFound,
+    OciforgeError,
+    PolicyError,
+    RegistryError,
+    RegistryResponseError,
+    RpmError,
+    SignatureError,
+    SizeMismatch,
+    TarError,
+    TransportError,
+    UnsafePath,
+    UnsupportedError,
+)
+from .image import Image, host_platform
+from .layer import Layer, SpooledLayerWriter
+from .layout import LayoutWriter, OciLayout, collect_garbage
+from .mutate import HistoryEntry, append_layers
+from .sink import ImageSink, write_image
+from .spec import Descriptor, ImageConfig, Index, Manifest, Platform
+from .transports import LocalReference, open_image, open_sink, parse_reference
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ArchiveError",
+    "ArchiveWriter",
+    "AuthError",
+    "BlobSource",
+    "BytesSource",
+    "CompressionError",
+    "Descriptor",
+    "Digest",
+    "DigestMismatch",
+    "FileBlobSource",
+    "FormatError",
+    "HistoryEntry",
+    "IgnitionError",
+    "Image",
+    "ImageConfig",
+    "ImageSink",
+    "Index",
+    "IntegrityError",
+    "InvalidDigest",
+    "InvalidReference",
+    "Layer",
+    "LayerDigests",
+    "LayerWriter",
+    "LayoutWriter",
+    "LocalReference",
+    "Manifest",
+    "ManifestError",
+    "NotFound",
+    "OciArchive",
+    "OciLayout",
+    "OciforgeError",
+    "Platform",
+    "PolicyError",
+    "RegistryError",
+    "RegistryResponseError",
+    "RpmError",
+    "SignatureError",
+    "SizeMismatch",
+    "SpooledLayerWriter",
+    "TarError",
+    "TransportError",
+    "UnsafePath",
+    "UnsupportedError",
+    "__version__",
+    "append_layers",
+    "collect_garbage",
+    "copy_image",
+    "host_platform",
+    "open_compressor",
+    "open_decompressor",
+    "open_image",
+    "open_sink",
+    "parse_reference",
+    "save_image",
+    "write_image",
+]

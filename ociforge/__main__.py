@@ -1,0 +1,5 @@
+"""``python -m ociforge``."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,213 @@
+"""Where blob bytes come from: the source protocol, memory and file sources, fast copies."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import mmap
+import os
+import threading
+from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Final, Protocol, cast, runtime_checkable
+
+from .digest import Digest
+from .errors import DigestMismatch, NotFound, SizeMismatch
+from .streams import CHUNK_SIZE, RangeReader, VerifyingReader
+
+if TYPE_CHECKING:
+    from .spec import Descriptor
+
+__all__ = [
+    "BlobSource",
+    "BytesSource",
+    "FileBlobSource",
+    "FileRange",
+    "copy_range_verified",
+    "read_blob",
+]
+
+#: Copies below this size go through user space; the kernel path only pays off for big blobs.
+_KERNEL_COPY_MIN: Final = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class FileRange:
+    """A blob's bytes as a byte range of an open file (an archive member, a layout file)."""
+
+    fd: int
+    offset: int
+    size: int
+
+
+@runtime_checkable
+class BlobSource(Protocol):
+    """Something that serves blobs by descriptor, each read verified for size and digest."""
+
+    @property
+    def name(self) -> str:
+        """What to call this source in messages (``oci-archive:x.ociarchive`` …)."""
+        ...
+
+    def open_blob(self, descriptor: Descriptor) -> IO[bytes]:
+        """A reader of the blob that fails if its bytes do not match ``descriptor``."""
+        ...
+
+    def blob_range(self, descriptor: Descriptor) -> AbstractContextManager[FileRange | None]:
+        """The blob as a file byte range while the context lasts, when it is one.
+
+        Sinks use it for kernel-side copies; ``None`` means "read it with open_blob".
+        """
+        ...
+
+
+def _verified(reader: io.RawIOBase | IO[bytes], descriptor: Descriptor, what: str) -> IO[bytes]:
+    return cast(
+        IO[bytes],
+        VerifyingReader(reader, digest=descriptor.digest, size=descriptor.size, what=what),
+    )
+
+
+class BytesSource:
+    """Blobs held in memory (configs and manifests ociforge creates)."""
+
+    def __init__(self, blobs: Mapping[Digest, bytes], *, name: str = "memory") -> None:
+        self._blobs = dict(blobs)
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def open_blob(self, descriptor: Descriptor) -> IO[bytes]:
+        try:
+            data = self._blobs[descriptor.digest]
+        except KeyError:
+            raise NotFound(f"{self._name}: blob {descriptor.digest} not found") from None
+        return _verified(io.BytesIO(data), descriptor, f"{self._name}: blob {descriptor.digest}")
+
+    def blob_range(self, descriptor: Descriptor) -> AbstractContextManager[FileRange | None]:
+        return nullcontext(None)
+
+
+class FileBlobSource:
+    """One blob kept in an open (often anonymous temporary) file, e.g. a freshly built layer.
+
+    The file stays open as long as this object lives, so the blob needs no path and no cleanup.
+    """
+
+    def __init__(self, file: IO[bytes], digest: Digest, size: int, *, name: str = "") -> None:
+        self._file = file
+        self._digest = digest
+        self._size = size
+        self._name = name or f"blob {digest}"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def _check(self, descriptor: Descriptor) -> None:
+        if descriptor.digest != self._digest:
+            raise NotFound(f"{self._name}: holds {self._digest}, not {descriptor.digest}")
+
+    def open_blob(self, descriptor: Descriptor) -> IO[bytes]:
+        self._check(descriptor)
+        reader = RangeReader(self._file.fileno(), 0, self._size)
+        return _verified(reader, descriptor, f"{self._name}")
+
+    def blob_range(self, descriptor: Descriptor) -> AbstractContextManager[FileRange | None]:
+        self._check(descriptor)
+        return nullcontext(FileRange(self._file.fileno(), 0, self._size))
+
+
+def read_blob(source: BlobSource, descriptor: Descriptor, *, limit: int) -> bytes:
+    """Read a small blob (config, manifest) whole, refusing descriptors larger than ``limit``."""
+    if descriptor.size > limit:
+        raise SizeMismatch(
+            f"{source.name}: blob {descriptor.digest} declares {descriptor.size} bytes,"
+            f" more than the {limit} allowed"
+        )
+    with source.open_blob(descriptor) as reader:
+        return reader.read()
+
+
+def _hash_range(fd: int, offset: int, size: int, algorithm: str) -> str:
+    hasher = hashlib.new(algorithm)
+    if size == 0:
+        return hasher.hexdigest()
+    page = mmap.ALLOCATIONGRANULARITY
+    start = offset - offset % page
+    length = size + (offset - start)
+    with (
+        mmap.mmap(fd, length, access=mmap.ACCESS_READ, offset=start) as view,
+        memoryview(view) as mv,
+    ):
+        base = offset - start
+        for pos in range(base, base + size, 4 * CHUNK_SIZE):
+            hasher.update(mv[pos : min(pos + 4 * CHUNK_SIZE, base + size)])
+    return hasher.hexdigest()
+
+
+def copy_range_verified(
+    source: FileRange, dest_fd: int, descriptor: Descriptor, *, what: str
+) -> None:
+    """Append ``source`` to ``dest_fd`` at its current offset, verifying the blob's digest.
+
+    The kernel copies the bytes (``copy_file_range``: no user-space buffer, a reflink where
+    the filesystem can) while another thread hashes them from the page cache, so verification
+    costs wall time only when hashing is slower than copying.
+    """
+    if source.size != descriptor.size:
+        raise SizeMismatch(f"{what}: is {source.size} bytes, descriptor says {descriptor.size}")
+    result: dict[str, str | BaseException] = {}
+
+    def hash_it() -> None:
+        try:
+            result["hex"] = _hash_range(
+                source.fd, source.offset, source.size, descriptor.digest.algorithm
+            )
+        except BaseException as exc:
+            result["error"] = exc
+
+    hasher = threading.Thread(target=hash_it, name="ociforge-verify", daemon=True)
+    hasher.start()
+    try:
+        _kernel_copy(source, dest_fd)
+    finally:
+        hasher.join()
+    if "error" in result:
+        raise cast(BaseException, result["error"])
+    actual = Digest(descriptor.digest.algorithm, cast(str, result["hex"]))
+    if actual != descriptor.digest:
+        raise DigestMismatch(f"{what}: content has digest {actual}, expected {descriptor.digest}")
+
+
+def _kernel_copy(source: FileRange, dest_fd: int) -> None:
+    offset, left = source.offset, source.size
+    if left >= _KERNEL_COPY_MIN and hasattr(os, "copy_file_range"):
+        try:
+            while left:
+                n = os.copy_file_range(source.fd, dest_fd, left, offset)
+                if n == 0:
+                    raise SizeMismatch("blob file ended early during copy (truncated?)")
+                offset += n
+                left -= n
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+                raise
+    while left:
+        chunk = os.pread(source.fd, min(left, CHUNK_SIZE), offset)
+        if not chunk:
+            raise SizeMismatch("blob file ended early during copy (truncated?)")
+        _write_all(dest_fd, chunk)
+        offset += len(chunk)
+        left -= len(chunk)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

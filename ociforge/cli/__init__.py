@@ -1,0 +1,72 @@
+"""The ``ociforge`` command line: argument parsing and error reporting over the library."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import OciforgeError
+from . import copy, inspect
+
+__all__ = ["main"]
+
+#: Each module adds its subcommand; the order is the order of ``ociforge --help``.
+_COMMANDS = (inspect, copy)
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="ociforge",
+        description="Build, layer and ship CoreOS-style OCI images without a container runtime.",
+    )
+    parser.add_argument("--version", action="version", version=f"ociforge {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in _COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def _describe_os_error(exc: OSError) -> str:
+    where = exc.filename if exc.filename is not None else ""
+    text = exc.strerror or str(exc)
+    if exc.errno == errno.ENOSPC:
+        text = "no space left on device"
+    return f"{where}: {text}" if where else text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or EXIT_OK)
+    except KeyboardInterrupt:
+        print("ociforge: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of stdout went away (e.g. `| head`); not an error worth a message.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
+    except (OciforgeError, OSError, ValueError) as exc:
+        if args.debug:
+            traceback.print_exc()
+        if isinstance(exc, OSError) and not isinstance(exc, OciforgeError):
+            message = _describe_os_error(exc)
+        else:
+            message = str(exc)
+        first_line = message.splitlines()[0] if message else type(exc).__name__
+        print(f"ociforge: error: {first_line}", file=sys.stderr)
+        return EXIT_ERROR

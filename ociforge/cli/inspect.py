@@ -1,0 +1,67 @@
+"""``ociforge inspect``: describe an image as JSON, or print its exact manifest or config."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..image import Image
+from ..transports import open_image
+from ._output import print_json
+
+__all__ = ["describe", "register"]
+
+
+def describe(image: Image) -> dict[str, Any]:
+    """The JSON document ``inspect`` prints."""
+    config = image.config
+    return {
+        "name": image.name,
+        "digest": str(image.digest),
+        "mediaType": image.media_type,
+        "created": config.created,
+        "architecture": config.architecture,
+        "os": config.os,
+        "labels": dict(config.labels),
+        "annotations": dict(image.manifest.annotations),
+        "config": {
+            "mediaType": image.manifest.config.media_type,
+            "digest": str(image.manifest.config.digest),
+            "size": image.manifest.config.size,
+        },
+        "layers": [
+            {
+                "mediaType": layer.media_type,
+                "digest": str(layer.digest),
+                "size": layer.size,
+                "diffID": str(layer.diff_id),
+            }
+            for layer in image.layers
+        ],
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """Inspect one image."""
+    image = open_image(args.image)
+    if args.raw:
+        sys.stdout.buffer.write(image.raw_manifest)
+    elif args.config:
+        sys.stdout.buffer.write(image.raw_config)
+    else:
+        print_json(describe(image))
+    sys.stdout.flush()
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the subcommand."""
+    parser = sub.add_parser("inspect", help="describe an image", description=__doc__)
+    parser.add_argument(
+        "image", metavar="IMAGE", help="oci-archive:PATH[:REF], oci:DIR[:REF] or docker://REF"
+    )
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--raw", action="store_true", help="print the exact manifest bytes")
+    what.add_argument("--config", action="store_true", help="print the exact config bytes")
+    parser.set_defaults(func=run)

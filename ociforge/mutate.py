@@ -1,0 +1,105 @@
+"""Lazy image transformations: new manifest and config bytes, base layers carried untouched."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .blobs import BytesSource
+from .errors import ManifestError
+from .image import Image
+from .layer import Layer
+from .spec import ImageConfig, Manifest, encode_json
+
+__all__ = ["HistoryEntry", "append_layers", "format_created", "reproducible_time"]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """What the config's ``history`` records for one appended layer."""
+
+    created_by: str = "ociforge"
+    comment: str = ""
+    author: str = ""
+
+
+def reproducible_time() -> _dt.datetime:
+    """``SOURCE_DATE_EPOCH`` when set (reproducible builds), else now; always UTC."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        try:
+            return _dt.datetime.fromtimestamp(int(epoch), _dt.UTC)
+        except (ValueError, OverflowError, OSError):
+            raise ManifestError(f"SOURCE_DATE_EPOCH={epoch!r} is not a Unix timestamp") from None
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0)
+
+
+def format_created(moment: _dt.datetime) -> str:
+    """RFC 3339 in UTC with a ``Z``, as OCI configs write it."""
+    text = moment.astimezone(_dt.UTC).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def append_layers(
+    image: Image,
+    layers: Sequence[Layer],
+    *,
+    history: Sequence[HistoryEntry] | None = None,
+    labels: Mapping[str, str] | None = None,
+    annotations: Mapping[str, str] | None = None,
+    created: _dt.datetime | None = None,
+) -> Image:
+    """``image`` with ``layers`` on top: the manifest, ``rootfs.diff_ids`` and ``history`` grow.
+
+    Everything else in the manifest and config is kept as it was, key order included: labels
+    such as ``ostree.final-diffid``, ``ostree.bootable`` and ``containers.bootc``, manifest
+    annotations, unknown fields. ``labels``/``annotations`` add to or override the existing
+    ones. Only the new manifest and config are built; no base layer is opened.
+    """
+    if history is not None and len(history) != len(layers):
+        raise ValueError("history needs one entry per appended layer")
+    entries = list(history) if history is not None else [HistoryEntry() for _ in layers]
+    when = format_created(created or reproducible_time())
+
+    config: dict[str, Any] = image.config.json()
+    rootfs = config["rootfs"]
+    rootfs["diff_ids"] = [*rootfs["diff_ids"], *(str(layer.diff_id) for layer in layers)]
+    if entries:
+        past = config.get("history") or []
+        for entry in entries:
+            record: dict[str, Any] = {"created": when, "created_by": entry.created_by}
+            if entry.author:
+                record["author"] = entry.author
+            if entry.comment:
+                record["comment"] = entry.comment
+            past.append(record)
+        config["history"] = past
+    config["created"] = when
+    if labels:
+        container = config.setdefault("config", {})
+        container["Labels"] = {**(container.get("Labels") or {}), **labels}
+    raw_config = encode_json(config)
+    new_config = ImageConfig.parse(raw_config)
+
+    manifest: dict[str, Any] = image.manifest.json()
+    manifest["config"] = {
+        **manifest["config"],
+        "digest": str(new_config.digest),
+        "size": len(raw_config),
+    }
+    manifest["layers"] = [*manifest["layers"], *(layer.descriptor.to_json() for layer in layers)]
+    if annotations:
+        manifest["annotations"] = {**(manifest.get("annotations") or {}), **annotations}
+    raw_manifest = encode_json(manifest)
+    new_manifest = Manifest.parse(raw_manifest, media_type=image.media_type)
+    config_source = BytesSource({new_config.digest: raw_config}, name=image.name or "image")
+    return Image(
+        new_manifest,
+        new_config,
+        (*image.layers, *layers),
+        name=image.name,
+        _config_source=config_source,
+    )

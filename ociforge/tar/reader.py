@@ -1,0 +1,202 @@
+"""Stream tar members (ustar, GNU long names, PAX) with their data offsets and bounded readers."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Final
+
+from ..errors import TarError
+from ..streams import Readable
+from .header import (
+    BLOCK,
+    TarHeader,
+    checksum_ok,
+    decode_number,
+    padding,
+    parse_block,
+    parse_pax,
+)
+
+__all__ = ["MAX_META_BYTES", "MemberData", "TarMember", "iter_members"]
+
+#: Largest PAX header or GNU long name accepted; real ones are a few hundred bytes.
+MAX_META_BYTES: Final = 1 << 20
+
+_PAX_KEYS_INT: Final = {"uid", "gid", "size", "mtime"}
+
+
+@dataclass(frozen=True, slots=True)
+class TarMember:
+    """A member's header with where its data sits in the stream."""
+
+    header: TarHeader
+    offset: int
+    data_offset: int
+
+
+class MemberData(io.RawIOBase):
+    """The data of the current member; reading past its end is impossible."""
+
+    def __init__(self, stream: Readable, size: int, what: str) -> None:
+        super().__init__()
+        self._stream = stream
+        self.remaining = size
+        self._what = what
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        n = min(len(view), self.remaining)
+        if n <= 0:
+            return 0
+        data = self._stream.read(n)
+        if not data:
+            raise TarError(f"{self._what}: truncated (data of a member is cut short)")
+        self.remaining -= len(data)
+        view[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = self.remaining
+        buf = bytearray(min(size, self.remaining))
+        n = self.readinto(buf)
+        del buf[n:]
+        return bytes(buf)
+
+
+def _read_exact(stream: Readable, n: int, what: str) -> bytes:
+    parts = []
+    left = n
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            raise TarError(f"{what}: truncated")
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def _skip(stream: Readable, n: int, what: str, seekable: bool) -> None:
+    if n <= 0:
+        return
+    if seekable:
+        stream.seek(n, io.SEEK_CUR)  # type: ignore[attr-defined]
+        return
+    while n:
+        chunk = stream.read(min(n, 1 << 20))
+        if not chunk:
+            raise TarError(f"{what}: truncated (data of a member is cut short)")
+        n -= len(chunk)
+
+
+def _apply_pax(header: TarHeader, records: dict[str, bytes], what: str) -> TarHeader:
+    changes: dict[str, object] = {}
+    xattrs: dict[str, bytes] = dict(header.xattrs)
+    extra: dict[str, str] = dict(header.pax)
+    for key, raw in records.items():
+        if key in ("path", "linkpath", "uname", "gname"):
+            changes[{"path": "name", "linkpath": "linkname"}.get(key, key)] = raw.decode(
+                "utf-8", "surrogateescape"
+            )
+        elif key in _PAX_KEYS_INT:
+            text = raw.decode("ascii", "replace")
+            try:
+                value = int(float(text)) if key == "mtime" else int(text)
+            except ValueError:
+                raise TarError(f"{what}: PAX {key}={text!r} is not a number") from None
+            if value < 0 and key != "mtime":
+                raise TarError(f"{what}: PAX {key} is negative")
+            changes[key] = value
+        elif key.startswith("SCHILY.xattr."):
+            xattrs[key[len("SCHILY.xattr.") :]] = raw
+        elif key in ("hdrcharset", "atime", "ctime", "comment", "charset"):
+            continue
+        elif key.startswith("GNU.sparse."):
+            raise TarError(f"{what}: sparse files are not supported")
+        else:
+            extra[key] = raw.decode("utf-8", "surrogateescape")
+    return header.evolve(**changes, xattrs=xattrs, pax=extra)
+
+
+def iter_members(
+    stream: IO[bytes] | Readable,
+    *,
+    what: str = "tar stream",
+    seekable: bool = False,
+    require_end: bool = False,
+    total_size: int | None = None,
+) -> Iterator[tuple[TarMember, MemberData]]:
+    """Yield each member with a reader of its data.
+
+    Whatever the consumer leaves unread is skipped before the next member. ``seekable``
+    skips data with ``seek`` (archive indexing never reads blob bytes). With ``total_size``
+    a member whose data would run past the end is reported as truncation immediately.
+    ``require_end`` insists on the end-of-archive marker, so a cut archive is an error even
+    when it ends on a member boundary.
+    """
+    pos = 0
+    pending: dict[str, bytes] = {}
+    global_pax: dict[str, bytes] = {}
+    long_name: str | None = None
+    long_link: str | None = None
+    start = 0
+    while True:
+        block = stream.read(BLOCK)
+        if not block:
+            if require_end:
+                raise TarError(f"{what}: truncated (no end-of-archive marker)")
+            return
+        if len(block) < BLOCK:
+            block += _read_exact(stream, BLOCK - len(block), what)
+        if not pending and long_name is None and long_link is None:
+            start = pos
+        pos += BLOCK
+        if block == b"\0" * BLOCK:
+            return
+        typeflag = block[156:157]
+        if typeflag in (b"x", b"g", b"L", b"K"):
+            if not checksum_ok(block):
+                raise TarError(f"{what}: tar header checksum mismatch at offset {pos - BLOCK}")
+            size = decode_number(block[124:136], "size")
+            if size > MAX_META_BYTES:
+                raise TarError(f"{what}: extended header of {size} bytes is too large")
+            data = _read_exact(stream, size, what)
+            _skip(stream, padding(size), what, seekable)
+            pos += size + padding(size)
+            if typeflag == b"x":
+                pending.update(parse_pax(data, what=f"{what}: PAX header"))
+            elif typeflag == b"g":
+                global_pax.update(parse_pax(data, what=f"{what}: PAX global header"))
+            else:
+                text = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+                if typeflag == b"L":
+                    long_name = text
+                else:
+                    long_link = text
+            continue
+        try:
+            header = parse_block(block)
+        except TarError as exc:
+            raise TarError(f"{what}: at offset {pos - BLOCK}: {exc}") from None
+        if long_name is not None:
+            header = header.evolve(name=long_name)
+        if long_link is not None:
+            header = header.evolve(linkname=long_link)
+        if global_pax or pending:
+            header = _apply_pax(header, {**global_pax, **pending}, what)
+        pending, long_name, long_link = {}, None, None
+        # As in Go's archive/tar and CPython's tarfile: only regular files carry data.
+        size = header.size if header.is_file else 0
+        if total_size is not None and pos + size > total_size:
+            raise TarError(f"{what}: truncated (member {header.name!r} runs past the end)")
+        member = TarMember(header=header, offset=start, data_offset=pos)
+        reader = MemberData(stream, size, what)
+        yield member, reader
+        _skip(stream, reader.remaining, what, seekable)
+        pos += size + padding(size)
+        _skip(stream, padding(size), what, seekable)

@@ -1,0 +1,37 @@
+"""Run the ``ociforge`` command as a user would: a separate process, exit status and streams."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def ociforge(*args: str, input: bytes | None = None, env: dict[str, str] | None = None, cwd: str | None = None) -> Result:  # noqa: A002
+    proc = subprocess.run(
+        [sys.executable, "-m", "ociforge", *args],
+        capture_output=True,
+        input=input,
+        env=env,
+        cwd=cwd,
+        timeout=600,
+    )
+    return Result(proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
+
+
+def assert_clean_error(result: Result, *fragments: str) -> None:
+    """A failed command: non-zero, exactly one stderr line starting 'ociforge: error:', no traceback."""
+    assert result.code != 0, result
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("ociforge: error: "), result.err
+    assert "Traceback" not in result.err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
