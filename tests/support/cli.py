@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
+
+#: The checkout under test, so subprocesses import this tree's ociforge whatever the cwd.
+ROOT = str(Path(__file__).resolve().parents[2])
 
 
 @dataclass
@@ -15,11 +20,13 @@ class Result:
 
 
 def ociforge(*args: str, input: bytes | None = None, env: dict[str, str] | None = None, cwd: str | None = None) -> Result:  # noqa: A002
+    full_env = dict(os.environ if env is None else env)
+    full_env["PYTHONPATH"] = ROOT + os.pathsep + full_env.get("PYTHONPATH", "")
     proc = subprocess.run(
         [sys.executable, "-m", "ociforge", *args],
         capture_output=True,
         input=input,
-        env=env,
+        env=full_env,
         cwd=cwd,
         timeout=600,
     )
