@@ -16,13 +16,23 @@ from .harness import markdown
 
 
 def main() -> None:
-    areas = sorted(m.name[len("bench_"):] for m in pkgutil.iter_modules([str(Path(__file__).parent))
-                   if m.name.startswith("bench_"))
+    here = Path(__file__).parent
+    areas = sorted(
+        m.name.removeprefix("bench_")
+        for m in pkgutil.iter_modules([str(here)])
+        if m.name.startswith("bench_")
+    )
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("areas", nargs="*", choices=[*areas, []] if areas else None, default=areas)
+    parser.add_argument(
+        "areas", nargs="*", metavar="AREA", help=f"one of: {', '.join(areas)} (default: all)"
+    )
     parser.add_argument("--workdir", help="where to build test data (default: a temp dir)")
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}")
+    unknown = set(args.areas) - set(areas)
+    if unknown:
+        parser.error(f"unknown area(s): {', '.join(sorted(unknown))}")
+    py = f"{platform.python_implementation()} {platform.python_version()}"
+    print(f"machine: {platform.machine()}, {py}")
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         for area in args.areas or areas:
             module = importlib.import_module(f"benchmarks.bench_{area}")

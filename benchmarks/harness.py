@@ -19,16 +19,28 @@ class Measurement:
     max_rss_mib: float
 
 
-def measure(argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | None = None,
-            repeat: int = 1, stdin: int | None = subprocess.DEVNULL) -> Measurement:
+def measure(
+    argv: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
+    repeat: int = 1,
+    stdin: int | None = subprocess.DEVNULL,
+) -> Measurement:
     """Best wall time of ``repeat`` runs, with the peak RSS of that run (via wait4)."""
     best: Measurement | None = None
     full_env = dict(os.environ if env is None else env)
     full_env["PYTHONPATH"] = ROOT + os.pathsep + full_env.get("PYTHONPATH", "")
     for _ in range(repeat):
         start = time.perf_counter()
-        proc = subprocess.Popen(list(argv), env=full_env, cwd=cwd, stdin=stdin,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            list(argv),
+            env=full_env,
+            cwd=cwd,
+            stdin=stdin,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - start
         err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
@@ -61,14 +73,34 @@ class Row:
 
     def cells(self) -> list[str]:
         peer_s = f"{self.peer.seconds:.2f}" if self.peer else "–"
-        ratio = f"{self.peer.seconds / self.ours.seconds:.2f}×" if self.peer and self.ours.seconds else "–"
+        ratio = (
+            f"{self.peer.seconds / self.ours.seconds:.2f}×"
+            if self.peer and self.ours.seconds
+            else "–"
+        )
         peer_rss = f"{self.peer.max_rss_mib:.0f}" if self.peer else "–"
-        return [self.operation, f"{self.ours.seconds:.2f}", f"{self.ours.max_rss_mib:.0f}",
-                self.peer_name, peer_s, peer_rss, ratio, self.note]
+        return [
+            self.operation,
+            f"{self.ours.seconds:.2f}",
+            f"{self.ours.max_rss_mib:.0f}",
+            self.peer_name,
+            peer_s,
+            peer_rss,
+            ratio,
+            self.note,
+        ]
 
 
-HEADER = ["operation", "ociforge s", "ociforge RSS MiB", "peer", "peer s", "peer RSS MiB",
-          "speed-up (peer/ours)", "note"]
+HEADER = [
+    "operation",
+    "ociforge s",
+    "ociforge RSS MiB",
+    "peer",
+    "peer s",
+    "peer RSS MiB",
+    "speed-up (peer/ours)",
+    "note",
+]
 
 
 def markdown(rows: Sequence[Row]) -> str:

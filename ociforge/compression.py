@@ -184,7 +184,7 @@ def open_compressor(
         return cast(IO[bytes], _ZlibGzipWriter(sink, lvl))  # pragma: no cover
     if compression == "zstd":
         lvl = DEFAULT_ZSTD_LEVEL if level is None else level
-        cctx = zstandard.ZstdCompressor(level=lvl, threads=threads)
+        cctx = zstandard.ZstdCompressor(level=lvl, threads=threads, write_checksum=True)
         return cast(
             IO[bytes],
             cctx.stream_writer(cast(IO[bytes], sink), closefd=False, write_size=CHUNK_SIZE),
@@ -335,6 +335,10 @@ class _BoundedReader(io.RawIOBase):
         return n
 
     def _check_end(self) -> None:
+        # Read the input to its end: trailing bytes are corruption, and a verifying source
+        # only checks its digest once it has seen its last byte.
+        if self._source.read(1):
+            raise CompressionError(f"{self._what}: unexpected data after the compressed stream")
         if self._source.count == 0 and self._require_data:
             raise CompressionError(f"{self._what}: empty compressed stream")
         if self._frames is not None and not self._frames.complete:

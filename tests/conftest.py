@@ -12,7 +12,9 @@ from tests.support import images
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # rpm, skopeo and credential lookups read $HOME; keep them away from the developer's.
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import OciforgeError
-from . import copy, inspect
+from . import copy, inspect, verify
 
 __all__ = ["main"]
 
 #: Each module adds its subcommand; the order is the order of ``ociforge --help``.
-_COMMANDS = (inspect, copy)
+_COMMANDS = (inspect, copy, verify)
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -31,11 +31,24 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build, layer and ship CoreOS-style OCI images without a container runtime.",
     )
     parser.add_argument("--version", action="version", version=f"ociforge {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in _COMMANDS:
         module.register(sub)
+    for subparser in sub.choices.values():
+        _add_common_options(subparser)
     return parser
+
+
+def _add_common_options(parser: argparse.ArgumentParser) -> None:
+    """Give every subcommand --debug, --json and --quiet (unless it defines its own)."""
+    present = {opt for action in parser._actions for opt in action.option_strings}
+    for flags, help_text in (
+        (("--debug",), "show tracebacks on errors"),
+        (("--json",), "print one JSON document on stdout"),
+        (("-q", "--quiet"), "no progress or notes on stderr"),
+    ):
+        if not present.intersection(flags):
+            parser.add_argument(*flags, action="store_true", help=help_text)
 
 
 def _describe_os_error(exc: OSError) -> str:
@@ -61,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_ERROR
     except (OciforgeError, OSError, ValueError) as exc:
-        if args.debug:
+        if getattr(args, "debug", False):
             traceback.print_exc()
         if isinstance(exc, OSError) and not isinstance(exc, OciforgeError):
             message = _describe_os_error(exc)

@@ -4,17 +4,32 @@ from __future__ import annotations
 
 import argparse
 
-from ..copy import copy_image
-from ._output import write_digestfile
+from ..copy import save_image
+from ..transports import open_image
+from ._output import print_json, write_digestfile
+from ._progress import BlobProgress
 
 __all__ = ["register"]
 
 
 def run(args: argparse.Namespace) -> int:
     """Copy one image and print its manifest digest."""
-    descriptor = copy_image(args.source, args.destination)
+    image = open_image(args.source)
+    progress = BlobProgress("copy", [d for d, _ in image.blobs()], quiet=args.quiet)
+    descriptor = save_image(image, args.destination, progress=progress)
+    progress.finish()
     write_digestfile(args.digestfile, str(descriptor.digest))
-    print(descriptor.digest)
+    if args.json:
+        print_json(
+            {
+                "digest": str(descriptor.digest),
+                "mediaType": descriptor.media_type,
+                "size": descriptor.size,
+                "destination": args.destination,
+            }
+        )
+    else:
+        print(descriptor.digest)
     return 0
 
 

@@ -19,7 +19,12 @@ class Result:
     err: str
 
 
-def ociforge(*args: str, input: bytes | None = None, env: dict[str, str] | None = None, cwd: str | None = None) -> Result:  # noqa: A002
+def ociforge(
+    *args: str,
+    input: bytes | None = None,
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
+) -> Result:
     full_env = dict(os.environ if env is None else env)
     full_env["PYTHONPATH"] = ROOT + os.pathsep + full_env.get("PYTHONPATH", "")
     proc = subprocess.run(
@@ -29,12 +34,15 @@ def ociforge(*args: str, input: bytes | None = None, env: dict[str, str] | None 
         env=full_env,
         cwd=cwd,
         timeout=600,
+        check=False,
     )
-    return Result(proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
+    return Result(
+        proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+    )
 
 
 def assert_clean_error(result: Result, *fragments: str) -> None:
-    """A failed command: non-zero, exactly one stderr line starting 'ociforge: error:', no traceback."""
+    """A failed command: non-zero, one stderr line starting 'ociforge: error:', no traceback."""
     assert result.code != 0, result
     lines = result.err.strip().splitlines()
     assert len(lines) == 1, result.err

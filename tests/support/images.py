@@ -59,7 +59,7 @@ def hardlink(name: str, target: str, **kw: object) -> Entry:
     return Entry(name, type=tarfile.LNKTYPE, linkname=target, **kw)  # type: ignore[arg-type]
 
 
-def tar_bytes(entries: Iterable[Entry], *, format: int = tarfile.PAX_FORMAT) -> bytes:  # noqa: A002
+def tar_bytes(entries: Iterable[Entry], *, format: int = tarfile.PAX_FORMAT) -> bytes:
     """An uncompressed tar of ``entries`` in the order given."""
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=format) as tf:
@@ -134,13 +134,19 @@ def image(
         "os": "linux",
         "config": {"Labels": dict(labels or {}), "Cmd": ["/sbin/init"]},
         "rootfs": {"type": "layers", "diff_ids": [lay.diff_id for lay in layers]},
-        "history": history if history is not None else [{"created_by": f"layer {i}"} for i in range(len(layers))],
+        "history": history
+        if history is not None
+        else [{"created_by": f"layer {i}"} for i in range(len(layers))],
     }
     config_bytes = json.dumps(config, indent=None, separators=(",", ":")).encode()
     manifest: dict[str, object] = {
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": OCI_CONFIG, "digest": sha256(config_bytes), "size": len(config_bytes)},
+        "config": {
+            "mediaType": OCI_CONFIG,
+            "digest": sha256(config_bytes),
+            "size": len(config_bytes),
+        },
         "layers": [lay.descriptor() for lay in layers],
     }
     if annotations:
@@ -151,7 +157,11 @@ def image(
 def index_json(images: Iterable[tuple[BuiltImage, str]]) -> bytes:
     manifests = []
     for img, ref in images:
-        desc: dict[str, object] = {"mediaType": OCI_MANIFEST, "digest": img.digest, "size": len(img.manifest)}
+        desc: dict[str, object] = {
+            "mediaType": OCI_MANIFEST,
+            "digest": img.digest,
+            "size": len(img.manifest),
+        }
         if ref:
             desc["annotations"] = {REF_NAME: ref}
         manifests.append(desc)
@@ -174,7 +184,11 @@ def write_layout(path: str, images: Iterable[tuple[BuiltImage, str]]) -> str:
 
 
 def write_archive(
-    path: str, images: Iterable[tuple[BuiltImage, str]], *, prefix: str = "", format: int = tarfile.PAX_FORMAT  # noqa: A002
+    path: str,
+    images: Iterable[tuple[BuiltImage, str]],
+    *,
+    prefix: str = "",
+    format: int = tarfile.PAX_FORMAT,
 ) -> str:
     """An ociarchive like containers/image writes: uncompressed, uid 0, sorted names.
 
@@ -201,7 +215,9 @@ def write_archive(
     return path
 
 
-def cosa_image(*, layers: int = 50, seed: int = 7, files_per_layer: int = 4, file_size: int = 2048) -> BuiltImage:
+def cosa_image(
+    *, layers: int = 50, seed: int = 7, files_per_layer: int = 4, file_size: int = 2048
+) -> BuiltImage:
     """A COSA-shaped ostree native container image.
 
     Layer 0 holds ``sysroot/ostree/repo`` (config, objects) and a ``usr/`` tree whose files are

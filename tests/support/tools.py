@@ -1,4 +1,4 @@
-"""Gate tests on real peer tools: skip with a reason locally, fail in CI (OCIFORGE_REQUIRE_TOOLS=1)."""
+"""Gate tests on real peer tools: skip locally, fail in CI (OCIFORGE_REQUIRE_TOOLS=1)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def need(*tools: str) -> None:
 
 def run(argv: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
     """Run a peer tool, failing the test with its output if it fails."""
-    proc = subprocess.run(list(argv), capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+    proc = subprocess.run(list(argv), capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
     if proc.returncode != 0:
         pytest.fail(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc

@@ -1,0 +1,94 @@
+import io
+import json
+import tarfile
+from pathlib import Path
+from typing import IO
+
+from ociforge.archive import OciArchive
+from ociforge.blobs import BlobSource
+from ociforge.copy import save_image
+from ociforge.image import Image
+from ociforge.layer import Layer, SpooledLayerWriter
+from ociforge.mutate import HistoryEntry, append_layers
+from ociforge.spec import Descriptor
+from ociforge.validate import validate_image
+from tests.support import images
+from tests.support.tools import skopeo
+
+
+class CountingSource:
+    """Wraps a blob source and records every blob opened."""
+
+    def __init__(self, inner: BlobSource) -> None:
+        self.inner = inner
+        self.opened: list[str] = []
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def open_blob(self, descriptor: Descriptor) -> IO[bytes]:
+        self.opened.append(str(descriptor.digest))
+        return self.inner.open_blob(descriptor)
+
+    def blob_range(self, descriptor: Descriptor):  # type: ignore[no-untyped-def]
+        self.opened.append(str(descriptor.digest))
+        return self.inner.blob_range(descriptor)
+
+
+def new_layer(files: dict[str, bytes]) -> Layer:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    w = SpooledLayerWriter("gzip")
+    w.write(raw.getvalue())
+    return w.finish()
+
+
+def test_append_is_lazy_and_keeps_everything(
+    cosa_archive: Path, cosa_image: images.BuiltImage, tmp_path: Path
+) -> None:
+    archive = OciArchive(str(cosa_archive))
+    base = archive.image()
+    counting = CountingSource(archive)
+    base = Image(
+        base.manifest,
+        base.config,
+        tuple(Layer(lay.descriptor, lay.diff_id, counting) for lay in base.layers),
+        name=base.name,
+    )
+    layer = new_layer({"etc/motd": b"hello\n"})
+    derived = append_layers(
+        base, [layer], history=[HistoryEntry(created_by="ociforge test")], labels={"x": "1"}
+    )
+    assert counting.opened == []  # building the derived image opened no base layer
+
+    assert len(derived.layers) == 51
+    assert derived.layers[:50] == base.layers
+    config = json.loads(derived.raw_config)
+    old = json.loads(cosa_image.config)
+    assert config["rootfs"]["diff_ids"] == [*old["rootfs"]["diff_ids"], str(layer.diff_id)]
+    assert config["history"][-1]["created_by"] == "ociforge test"
+    assert len(config["history"]) == len(old["history"]) + 1
+    labels = config["config"]["Labels"]
+    for key in ("ostree.final-diffid", "ostree.bootable", "containers.bootc", "ostree.commit"):
+        assert labels[key] == old["config"]["Labels"][key]
+    assert labels["x"] == "1"
+    assert list(config) == list(old)  # key order kept
+    manifest = json.loads(derived.raw_manifest)
+    assert manifest["annotations"] == json.loads(cosa_image.manifest)["annotations"]
+    assert manifest["layers"][:50] == json.loads(cosa_image.manifest)["layers"]
+    assert manifest["layers"][50]["digest"] == str(layer.digest)
+
+    out = tmp_path / "derived.ociarchive"
+    save_image(derived, f"oci-archive:{out}")
+    with OciArchive(str(out)) as written:
+        again = written.image()
+        assert again.digest == derived.digest
+        validate_image(again)
+    inspected = json.loads(skopeo("inspect", f"oci-archive:{out}").stdout)
+    assert inspected["Digest"] == str(derived.digest)
+    assert len(inspected["Layers"]) == 51
