@@ -37,21 +37,55 @@ __all__ = [
     "DEFAULT_GZIP_LEVEL",
     "DEFAULT_MAX_UNCOMPRESSED",
     "DEFAULT_ZSTD_LEVEL",
+    "MAX_LAYER_SIZE_ENV",
     "LayerDigests",
     "LayerWriter",
     "compress_bytes",
     "decompress_bytes",
     "default_threads",
+    "max_uncompressed",
     "open_compressor",
     "open_decompressor",
+    "parse_size",
     "sniff",
 ]
 
 #: isal level 2: ~300 MB/s per core at a ratio close to ``pigz -1``.
 DEFAULT_GZIP_LEVEL: Final = 2
 DEFAULT_ZSTD_LEVEL: Final = 3
-#: Upper bound on one layer's uncompressed size unless a caller says otherwise.
+#: Upper bound on one layer's uncompressed size unless a caller (or the environment) says otherwise.
 DEFAULT_MAX_UNCOMPRESSED: Final = 64 * 1024**3
+#: Environment variable overriding :data:`DEFAULT_MAX_UNCOMPRESSED` (bytes, or with K/M/G/T).
+MAX_LAYER_SIZE_ENV: Final = "OCIFORGE_MAX_LAYER_SIZE"
+
+
+def parse_size(text: str) -> int:
+    """Parse ``123``, ``64K``, ``512M``, ``16G`` or ``1T`` (powers of 1024) as a byte count."""
+    units = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+    cleaned = text.strip().upper().removesuffix("IB").removesuffix("B")
+    number, unit = (cleaned[:-1], cleaned[-1]) if cleaned[-1:] in units else (cleaned, "")
+    try:
+        value = int(number) * units[unit]
+    except (ValueError, KeyError):
+        raise ValueError(
+            f"invalid size {text!r}: expected a number of bytes such as 512M or 16G"
+        ) from None
+    if value <= 0:
+        raise ValueError(f"invalid size {text!r}: must be positive")
+    return value
+
+
+def max_uncompressed() -> int:
+    """The per-layer decompression limit: ``OCIFORGE_MAX_LAYER_SIZE`` or the default."""
+    text = os.environ.get(MAX_LAYER_SIZE_ENV, "")
+    if not text:
+        return DEFAULT_MAX_UNCOMPRESSED
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise UnsupportedError(f"{MAX_LAYER_SIZE_ENV}: {exc}") from None
+
+
 #: zstd frames may ask for windows up to 2 GiB; refuse more than zstd's own default (128 MiB).
 _ZSTD_MAX_WINDOW: Final = 1 << 27
 
@@ -379,15 +413,17 @@ def open_decompressor(
     source: Readable,
     compression: Compression,
     *,
-    limit: int = DEFAULT_MAX_UNCOMPRESSED,
+    limit: int | None = None,
     what: str = "layer",
 ) -> IO[bytes]:
     """A reader of the decompressed bytes of ``source``, bounded to ``limit`` bytes.
 
     gzip may have several members and zstd several frames; both are read to the end.
-    Truncated or corrupt input raises :class:`CompressionError`; output beyond ``limit`` raises
-    :class:`SizeMismatch` before it is buffered.
+    Truncated or corrupt input raises :class:`CompressionError`; output beyond ``limit``
+    (default: :func:`max_uncompressed`) raises :class:`SizeMismatch` before it is buffered.
     """
+    if limit is None:
+        limit = max_uncompressed()
     inner: Readable
     frames = _ZstdFrames() if compression == "zstd" else None
     tracked = _TrackedSource(source, frames)
@@ -489,9 +525,7 @@ def compress_bytes(
     return out.getvalue()
 
 
-def decompress_bytes(
-    data: bytes, compression: Compression, *, limit: int = DEFAULT_MAX_UNCOMPRESSED
-) -> bytes:
+def decompress_bytes(data: bytes, compression: Compression, *, limit: int | None = None) -> bytes:
     """One-shot, bounded decompression."""
     with open_decompressor(io.BytesIO(data), compression, limit=limit, what="data") as reader:
         return reader.read()

@@ -8,7 +8,7 @@ from typing import IO, TYPE_CHECKING, cast
 
 from . import mediatypes as mt
 from .blobs import BlobSource, FileBlobSource
-from .compression import DEFAULT_MAX_UNCOMPRESSED, LayerDigests, LayerWriter, open_decompressor
+from .compression import LayerDigests, LayerWriter, open_decompressor
 from .spec import Descriptor
 from .streams import VerifyingReader
 
@@ -57,8 +57,11 @@ class Layer:
         """The blob as stored, verified against the descriptor while read."""
         return self.source.open_blob(self.descriptor)
 
-    def open_uncompressed(self, *, limit: int = DEFAULT_MAX_UNCOMPRESSED) -> IO[bytes]:
-        """The tar stream, verified against ``diff_id`` (and the blob against its digest)."""
+    def open_uncompressed(self, *, limit: int | None = None) -> IO[bytes]:
+        """The tar stream, verified against ``diff_id`` (and the blob against its digest).
+
+        ``limit`` bounds the uncompressed size (default: ``OCIFORGE_MAX_LAYER_SIZE`` or 64 GiB).
+        """
         what = f"{self.source.name}: layer {self.digest}"
         raw = open_decompressor(self.open_compressed(), self.compression, limit=limit, what=what)
         return cast(

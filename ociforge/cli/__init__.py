@@ -10,6 +10,7 @@ import traceback
 from collections.abc import Sequence
 
 from .. import __version__
+from ..compression import MAX_LAYER_SIZE_ENV, parse_size
 from ..errors import OciforgeError
 from . import copy, inspect, verify
 
@@ -31,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build, layer and ship CoreOS-style OCI images without a container runtime.",
     )
     parser.add_argument("--version", action="version", version=f"ociforge {__version__}")
+    parser.add_argument(
+        "--max-layer-size",
+        metavar="SIZE",
+        help="refuse layers that decompress to more than SIZE (e.g. 16G; default 64G;"
+        f" also {MAX_LAYER_SIZE_ENV})",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in _COMMANDS:
         module.register(sub)
@@ -63,6 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.max_layer_size:
+        try:
+            os.environ[MAX_LAYER_SIZE_ENV] = str(parse_size(args.max_layer_size))
+        except ValueError as exc:
+            parser.error(f"--max-layer-size: {exc}")
     try:
         return int(args.func(args) or EXIT_OK)
     except KeyboardInterrupt:
