@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING, cast
 
 from . import mediatypes as mt
 from .atomic import fsync_directory
-from .blobs import FileRange, copy_range_verified
+from .blobs import FileRange, RangeVerifier, copy_range
 from .digest import Digest
 from .errors import ArchiveError, ManifestError, NotFound, SizeMismatch, TarError
 from .image import REF_NAME, Image, image_from_layout
@@ -175,12 +175,15 @@ class ArchiveWriter:
     Layout: ``oci-layout``, ``blobs/``, ``blobs/<alg>/``, the blobs, then ``index.json``
     (uncompressed tar, no ``./`` prefix, uid/gid 0, mtime 0: the same input gives the same
     archive bytes). The destination is replaced only by :meth:`commit`; it may be the very
-    archive being read, since readers keep the old file open.
+    archive being read, since readers keep the old file open. Blobs copied from a file source
+    are copied by the kernel and hashed on other threads; ``verify=False`` skips that re-hash
+    (sizes are still checked; streamed blobs are always verified).
     """
 
-    def __init__(self, path: str, *, name: str = "") -> None:
+    def __init__(self, path: str, *, name: str = "", verify: bool = True) -> None:
         self.path = os.path.abspath(path)
         self._name = name or f"oci-archive:{path}"
+        self._verifier = RangeVerifier() if verify else None
         directory = os.path.dirname(self.path)
         if os.path.isdir(self.path):
             raise ArchiveError(f"{self._name}: is a directory")
@@ -237,7 +240,9 @@ class ArchiveWriter:
         self._blob_header(descriptor.digest, descriptor.size)
         with source.blob_range(descriptor) as span:
             if span is not None:
-                copy_range_verified(span, self._fd, descriptor, what=what)
+                copy_range(span, self._fd)
+                if self._verifier is not None:
+                    self._verifier.submit(span, descriptor, what=what)
             else:
                 with source.open_blob(descriptor) as reader:
                     while chunk := reader.read(CHUNK_SIZE):
@@ -270,6 +275,8 @@ class ArchiveWriter:
         if self._done:
             return
         try:
+            if self._verifier is not None:
+                self._verifier.finish()
             index = layout_index_json(self._manifests)
             self._write_member(TarHeader("index.json", size=len(index)), index)
             self._write(end_of_archive())
@@ -290,6 +297,8 @@ class ArchiveWriter:
         if self._done:
             return
         self._done = True
+        if self._verifier is not None:
+            self._verifier.cancel()
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1

@@ -7,12 +7,14 @@ import hashlib
 import io
 import mmap
 import os
-import threading
+from collections import deque
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Final, Protocol, cast, runtime_checkable
 
+from .compression import default_threads
 from .digest import Digest
 from .errors import DigestMismatch, NotFound, SizeMismatch
 from .streams import CHUNK_SIZE, RangeReader, VerifyingReader
@@ -25,7 +27,8 @@ __all__ = [
     "BytesSource",
     "FileBlobSource",
     "FileRange",
-    "copy_range_verified",
+    "RangeVerifier",
+    "copy_range",
     "read_blob",
 ]
 
@@ -150,38 +153,75 @@ def _hash_range(fd: int, offset: int, size: int, algorithm: str) -> str:
     return hasher.hexdigest()
 
 
-def copy_range_verified(
-    source: FileRange, dest_fd: int, descriptor: Descriptor, *, what: str
-) -> None:
-    """Append ``source`` to ``dest_fd`` at its current offset, verifying the blob's digest.
-
-    The kernel copies the bytes (``copy_file_range``: no user-space buffer, a reflink where
-    the filesystem can) while another thread hashes them from the page cache, so verification
-    costs wall time only when hashing is slower than copying.
-    """
-    if source.size != descriptor.size:
-        raise SizeMismatch(f"{what}: is {source.size} bytes, descriptor says {descriptor.size}")
-    result: dict[str, str | BaseException] = {}
-
-    def hash_it() -> None:
-        try:
-            result["hex"] = _hash_range(
-                source.fd, source.offset, source.size, descriptor.digest.algorithm
-            )
-        except BaseException as exc:
-            result["error"] = exc
-
-    hasher = threading.Thread(target=hash_it, name="ociforge-verify", daemon=True)
-    hasher.start()
+def _hash_owned_range(fd: int, offset: int, size: int, algorithm: str) -> str:
     try:
-        _kernel_copy(source, dest_fd)
+        return _hash_range(fd, offset, size, algorithm)
     finally:
-        hasher.join()
-    if "error" in result:
-        raise cast(BaseException, result["error"])
-    actual = Digest(descriptor.digest.algorithm, cast(str, result["hex"]))
-    if actual != descriptor.digest:
-        raise DigestMismatch(f"{what}: content has digest {actual}, expected {descriptor.digest}")
+        os.close(fd)
+
+
+class RangeVerifier:
+    """Hash copied file ranges on worker threads while the caller goes on copying.
+
+    Verification of a blob copied by the kernel needs a second read of its bytes; doing those
+    reads on other cores, overlapped with the next copies, keeps the wall time close to the
+    copy itself. Mismatches surface in :meth:`finish`, which a sink calls before it makes
+    anything visible.
+    """
+
+    #: Outstanding ranges before submit() waits, bounding the file descriptors held.
+    MAX_PENDING: Final = 64
+
+    def __init__(self, *, workers: int | None = None) -> None:
+        self._pool = ThreadPoolExecutor(
+            max_workers=workers or default_threads(), thread_name_prefix="ociforge-verify"
+        )
+        self._pending: deque[tuple[Future[str], Descriptor, str]] = deque()
+
+    def submit(self, span: FileRange, descriptor: Descriptor, *, what: str) -> None:
+        """Queue ``span`` for hashing against ``descriptor`` (the span may be closed after)."""
+        if span.size != descriptor.size:
+            raise SizeMismatch(f"{what}: is {span.size} bytes, descriptor says {descriptor.size}")
+        while len(self._pending) >= self.MAX_PENDING:
+            self._check(*self._pending.popleft())
+        fd = os.dup(span.fd)  # the worker owns this one; the caller may close its own
+        future = self._pool.submit(
+            _hash_owned_range, fd, span.offset, span.size, descriptor.digest.algorithm
+        )
+        self._pending.append((future, descriptor, what))
+
+    @staticmethod
+    def _check(future: Future[str], descriptor: Descriptor, what: str) -> None:
+        actual = Digest(descriptor.digest.algorithm, future.result())
+        if actual != descriptor.digest:
+            raise DigestMismatch(
+                f"{what}: content has digest {actual}, expected {descriptor.digest}"
+            )
+
+    def finish(self) -> None:
+        """Wait for every queued range; raise the first mismatch."""
+        try:
+            while self._pending:
+                self._check(*self._pending.popleft())
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def cancel(self) -> None:
+        """Drop queued work (after a failure elsewhere)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for future, _, _ in self._pending:
+            if future.done() and not future.cancelled():
+                future.exception()  # retrieved, so it is not reported as unhandled
+        self._pending.clear()
+
+
+def copy_range(source: FileRange, dest_fd: int) -> None:
+    """Append ``source`` to ``dest_fd`` at its current offset, in the kernel where possible.
+
+    ``copy_file_range`` moves the bytes without a user-space buffer (a reflink where the
+    filesystem can); other cases fall back to ``pread``/``write``.
+    """
+    _kernel_copy(source, dest_fd)
 
 
 def _kernel_copy(source: FileRange, dest_fd: int) -> None:

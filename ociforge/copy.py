@@ -15,11 +15,19 @@ __all__ = ["copy_image", "save_image"]
 
 
 def save_image(
-    image: Image, destination: str | LocalReference, *, progress: Progress | None = None
+    image: Image,
+    destination: str | LocalReference,
+    *,
+    progress: Progress | None = None,
+    verify: bool = True,
 ) -> Descriptor:
-    """Write ``image`` to ``destination``; it appears only if everything succeeded."""
+    """Write ``image`` to ``destination``; it appears only if everything succeeded.
+
+    ``verify=False`` skips re-hashing blobs copied byte for byte from a local file (their
+    sizes are still checked); new and streamed blobs are always verified.
+    """
     dest = parse_reference(destination) if isinstance(destination, str) else destination
-    sink = open_sink(dest)
+    sink = open_sink(dest, verify=verify)
     try:
         descriptor = write_image(image, sink, ref=dest.ref, progress=progress)
         sink.commit()
@@ -35,6 +43,8 @@ def copy_image(
     *,
     platform: Platform | None = None,
     progress: Progress | None = None,
+    verify: bool = True,
 ) -> Descriptor:
     """Copy one image; every blob is verified on the way and the manifest bytes are kept."""
-    return save_image(open_image(source, platform=platform), destination, progress=progress)
+    image = open_image(source, platform=platform)
+    return save_image(image, destination, progress=progress, verify=verify)

@@ -15,7 +15,7 @@ from typing import IO, TYPE_CHECKING, Final, cast
 
 from . import mediatypes as mt
 from .atomic import fsync_directory, write_file_atomic
-from .blobs import FileRange, copy_range_verified, read_blob
+from .blobs import FileRange, RangeVerifier, copy_range, read_blob
 from .digest import ALGORITHMS, Digest
 from .errors import ArchiveError, InvalidDigest, ManifestError, NotFound, SizeMismatch
 from .image import REF_NAME, Image, image_from_layout
@@ -189,14 +189,18 @@ class LayoutWriter:
     """Write images into an OCI layout directory; nothing is visible before :meth:`commit`.
 
     A new directory is built beside its destination and renamed into place. An existing
-    layout gains blobs (each temp + fsync + rename) and a new ``index.json`` last; entries with
-    the same ref name are replaced, as skopeo does. :meth:`abort` removes what was added.
+    layout gains blobs as temporary files that are verified, fsynced and renamed only at
+    commit, then a new ``index.json``; entries with the same ref name are replaced, as skopeo
+    does. :meth:`abort` removes what was added. ``verify=False`` skips re-hashing blobs the
+    kernel copies from a file source (sizes are still checked; streamed blobs are always
+    verified).
     """
 
-    def __init__(self, path: str, *, name: str = "") -> None:
+    def __init__(self, path: str, *, name: str = "", verify: bool = True) -> None:
         self.path = os.path.abspath(path)
         self._name = name or f"oci:{path}"
-        self._added: list[str] = []
+        self._staged: dict[Digest, str] = {}
+        self._verifier = RangeVerifier() if verify else None
         self._manifests: list[Descriptor] = []
         self._existing: list[Descriptor] = []
         self._staging: str | None = None
@@ -242,6 +246,8 @@ class LayoutWriter:
         return os.path.join(self._root, "blobs", digest.algorithm, digest.hex)
 
     def has_blob(self, digest: Digest) -> bool:
+        if digest in self._staged:
+            return True
         path = self._blob_path(digest)
         return os.path.isfile(path) and not os.path.islink(path)
 
@@ -255,28 +261,27 @@ class LayoutWriter:
 
     @contextlib.contextmanager
     def _new_blob(self, digest: Digest) -> Iterator[int]:
+        """A temporary file for ``digest``; it is renamed into place at commit."""
         directory = self._blob_dir(digest)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
         try:
             yield fd
             os.fchmod(fd, 0o644)
-            os.fsync(fd)
-            os.close(fd)
-            fd = -1
-            os.replace(tmp, os.path.join(directory, digest.hex))
-            self._added.append(os.path.join(directory, digest.hex))
         except BaseException:
-            if fd >= 0:
-                os.close(fd)
+            os.close(fd)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+        os.close(fd)
+        self._staged[digest] = tmp
 
     def add_blob(self, descriptor: Descriptor, source: BlobSource) -> None:
         what = f"{source.name}: blob {descriptor.digest}"
         with self._new_blob(descriptor.digest) as fd, source.blob_range(descriptor) as span:
             if span is not None:
-                copy_range_verified(span, fd, descriptor, what=what)
+                copy_range(span, fd)
+                if self._verifier is not None:
+                    self._verifier.submit(span, descriptor, what=what)
             else:
                 with (
                     source.open_blob(descriptor) as reader,
@@ -308,6 +313,19 @@ class LayoutWriter:
     def commit(self) -> None:
         if self._done:
             return
+        try:
+            if self._verifier is not None:
+                self._verifier.finish()
+            for digest, tmp in self._staged.items():
+                fd = os.open(tmp, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.replace(tmp, self._blob_path(digest))
+        except BaseException:
+            self.abort()
+            raise
         merged = list(self._existing)
         for new in self._manifests:
             ref = new.ref_name
@@ -331,12 +349,18 @@ class LayoutWriter:
         if self._done:
             return
         self._done = True
+        if self._verifier is not None:
+            self._verifier.cancel()
         if self._staging is not None:
             shutil.rmtree(self._staging, ignore_errors=True)
             return
-        for path in self._added:
+        for digest, tmp in self._staged.items():
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+                os.unlink(tmp)
+            # A blob renamed into place before the failure is unreferenced; remove it too.
+            final = self._blob_path(digest)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(final)
 
 
 def _referenced(layout: OciLayout) -> set[Digest]:

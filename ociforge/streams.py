@@ -226,8 +226,19 @@ class RangeReader(io.RawIOBase):
 
 
 def copy_stream(source: Readable, sink: Writable, *, chunk_size: int = CHUNK_SIZE) -> int:
-    """Copy ``source`` to ``sink`` in ``chunk_size`` pieces; return the byte count."""
+    """Copy ``source`` to ``sink`` in ``chunk_size`` pieces; return the byte count.
+
+    Sources with ``readinto`` fill one reused buffer, so no chunk is allocated per read.
+    """
     total = 0
+    readinto = getattr(source, "readinto", None)
+    if readinto is not None:
+        buffer = bytearray(chunk_size)
+        view = memoryview(buffer)
+        while n := readinto(view):
+            sink.write(view[:n])  # type: ignore[arg-type]
+            total += n
+        return total
     while chunk := source.read(chunk_size):
         sink.write(chunk)
         total += len(chunk)

@@ -73,9 +73,12 @@ def open_image(reference: str | LocalReference, *, platform: Platform | None = N
     return source.image(ref.ref, platform=platform)
 
 
-def open_sink(reference: str | LocalReference) -> ImageSink:
-    """A sink writing to the reference; commit it to make the result appear."""
+def open_sink(reference: str | LocalReference, *, verify: bool = True) -> ImageSink:
+    """A sink writing to the reference; commit it to make the result appear.
+
+    ``verify=False`` lets local sinks skip re-hashing blobs copied byte for byte from a file.
+    """
     ref = parse_reference(reference) if isinstance(reference, str) else reference
     if ref.transport == "oci-archive":
-        return ArchiveWriter(ref.path, name=ref.location)
-    return LayoutWriter(ref.path, name=ref.location)
+        return ArchiveWriter(ref.path, name=ref.location, verify=verify)
+    return LayoutWriter(ref.path, name=ref.location, verify=verify)

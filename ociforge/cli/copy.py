@@ -16,7 +16,7 @@ def run(args: argparse.Namespace) -> int:
     """Copy one image and print its manifest digest."""
     image = open_image(args.source)
     progress = BlobProgress("copy", [d for d, _ in image.blobs()], quiet=args.quiet)
-    descriptor = save_image(image, args.destination, progress=progress)
+    descriptor = save_image(image, args.destination, progress=progress, verify=not args.no_verify)
     progress.finish()
     write_digestfile(args.digestfile, str(descriptor.digest))
     if args.json:
@@ -40,5 +40,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("destination", metavar="DST")
     parser.add_argument(
         "--digestfile", metavar="FILE", help="also write the manifest digest to FILE"
+    )
+    parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="do not re-hash blobs copied byte for byte from a local source (sizes are still"
+        " checked)",
     )
     parser.set_defaults(func=run)
