@@ -8,11 +8,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import mediatypes as mt
 from .blobs import BytesSource
 from .errors import ManifestError
 from .image import Image
 from .layer import Layer
-from .spec import ImageConfig, Manifest, encode_json
+from .spec import Descriptor, ImageConfig, Manifest, encode_json
 
 __all__ = ["HistoryEntry", "append_layers", "format_created", "reproducible_time"]
 
@@ -48,6 +49,7 @@ def append_layers(
     layers: Sequence[Layer],
     *,
     history: Sequence[HistoryEntry] | None = None,
+    history_records: Sequence[Mapping[str, Any]] | None = None,
     labels: Mapping[str, str] | None = None,
     annotations: Mapping[str, str] | None = None,
     created: _dt.datetime | None = None,
@@ -58,25 +60,36 @@ def append_layers(
     such as ``ostree.final-diffid``, ``ostree.bootable`` and ``containers.bootc``, manifest
     annotations, unknown fields. ``labels``/``annotations`` add to or override the existing
     ones. Only the new manifest and config are built; no base layer is opened.
-    """
-    if history is not None and len(history) != len(layers):
-        raise ValueError("history needs one entry per appended layer")
-    entries = list(history) if history is not None else [HistoryEntry() for _ in layers]
-    when = format_created(created or reproducible_time())
 
-    config: dict[str, Any] = image.config.json()
-    rootfs = config["rootfs"]
-    rootfs["diff_ids"] = [*rootfs["diff_ids"], *(str(layer.diff_id) for layer in layers)]
-    if entries:
-        past = config.get("history") or []
+    ``history_records`` (instead of ``history``) appends existing history records verbatim,
+    including ``empty_layer`` ones, as a rebase does; they must describe exactly the appended
+    layers.
+    """
+    when = format_created(created or reproducible_time())
+    if history_records is not None:
+        if history is not None:
+            raise ValueError("give history or history_records, not both")
+        records = [dict(r) for r in history_records]
+        if sum(1 for r in records if not r.get("empty_layer")) != len(layers):
+            raise ManifestError("history records do not match the number of appended layers")
+    else:
+        if history is not None and len(history) != len(layers):
+            raise ValueError("history needs one entry per appended layer")
+        entries = list(history) if history is not None else [HistoryEntry() for _ in layers]
+        records = []
         for entry in entries:
             record: dict[str, Any] = {"created": when, "created_by": entry.created_by}
             if entry.author:
                 record["author"] = entry.author
             if entry.comment:
                 record["comment"] = entry.comment
-            past.append(record)
-        config["history"] = past
+            records.append(record)
+
+    config: dict[str, Any] = image.config.json()
+    rootfs = config["rootfs"]
+    rootfs["diff_ids"] = [*rootfs["diff_ids"], *(str(layer.diff_id) for layer in layers)]
+    if records:
+        config["history"] = [*(config.get("history") or []), *records]
     config["created"] = when
     if labels:
         container = config.setdefault("config", {})
@@ -90,16 +103,44 @@ def append_layers(
         "digest": str(new_config.digest),
         "size": len(raw_config),
     }
-    manifest["layers"] = [*manifest["layers"], *(layer.descriptor.to_json() for layer in layers)]
+    family_docker = mt.is_docker(image.media_type)
+    manifest["layers"] = [
+        *manifest["layers"],
+        *(_in_family(layer.descriptor, docker=family_docker).to_json() for layer in layers),
+    ]
     if annotations:
         manifest["annotations"] = {**(manifest.get("annotations") or {}), **annotations}
     raw_manifest = encode_json(manifest)
     new_manifest = Manifest.parse(raw_manifest, media_type=image.media_type)
     config_source = BytesSource({new_config.digest: raw_config}, name=image.name or "image")
+    new_layers = tuple(
+        Layer(desc, layer.diff_id, layer.source)
+        for desc, layer in zip(new_manifest.layers[len(image.layers) :], layers, strict=True)
+    )
     return Image(
         new_manifest,
         new_config,
-        (*image.layers, *layers),
+        (*image.layers, *new_layers),
         name=image.name,
         _config_source=config_source,
+    )
+
+
+def _in_family(descriptor: Descriptor, *, docker: bool) -> Descriptor:
+    """The descriptor with its layer media type in the manifest's family (OCI or Docker).
+
+    Mixing families in one manifest confuses registries and runtimes; the blob bytes are
+    the same either way, only the declared type changes.
+    """
+    if mt.is_docker(descriptor.media_type) == docker:
+        return descriptor
+    media_type = mt.layer_media_type(mt.layer_compression(descriptor.media_type), docker=docker)
+    return Descriptor(
+        media_type,
+        descriptor.digest,
+        descriptor.size,
+        descriptor.annotations,
+        descriptor.platform,
+        descriptor.urls,
+        descriptor.artifact_type,
     )

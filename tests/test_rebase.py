@@ -1,0 +1,107 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from ociforge.archive import OciArchive
+from ociforge.copy import save_image
+from ociforge.errors import PolicyError
+from ociforge.image import Image
+from ociforge.rebase import rebase_image
+from ociforge.validate import validate_image
+from tests.support import images
+
+
+def base(version: str, marker: str) -> images.BuiltImage:
+    commit = images.layer(
+        [images.directory("usr"), images.file("usr/lib/os-release", f"VERSION_ID={version}\n")]
+    )
+    chunk = images.layer([images.directory("usr"), images.file(f"usr/share/{marker}", marker)])
+    labels = {
+        "ostree.bootable": "true",
+        "ostree.final-diffid": chunk.diff_id,
+        "org.opencontainers.image.version": version,
+        "containers.bootc": "1",
+    }
+    return images.image(
+        [commit, chunk],
+        labels=labels,
+        annotations=labels,
+        history=[{"created_by": "ostree commit"}, {"created_by": "chunk"}],
+    )
+
+
+def derive(old: images.BuiltImage) -> images.BuiltImage:
+    extra = [
+        images.layer([images.directory("etc"), images.file("etc/motd", "custom\n")]),
+        images.layer(
+            [images.directory("usr"), images.file("usr/bin/agent", "#!/bin/sh\n", mode=0o755)]
+        ),
+    ]
+    cfg = json.loads(old.config)
+    history = cfg["history"] + [
+        {"created_by": "COPY motd"},
+        {"created_by": "LABEL", "empty_layer": True},
+        {"created_by": "RUN install agent"},
+    ]
+    labels = {
+        **cfg["config"]["Labels"],
+        "com.example.team": "infra",
+        "ostree.final-diffid": "sha256:" + "0" * 64,
+    }
+    return images.image(
+        old.layers + extra,
+        labels=labels,
+        history=history,
+        annotations={**json.loads(old.manifest)["annotations"], "com.example.team": "infra"},
+    )
+
+
+def load(tmp_path: Path, built: images.BuiltImage, name: str) -> Image:
+    path = images.write_archive(str(tmp_path / f"{name}.tar"), [(built, "")])
+    return OciArchive(path, name=name).image()
+
+
+def test_rebase_restacks_added_layers_on_new_base(tmp_path: Path) -> None:
+    old, new = base("42", "old"), base("43", "new")
+    derived = derive(old)
+    result = rebase_image(
+        load(tmp_path, derived, "derived"),
+        old_base=load(tmp_path, old, "old"),
+        new_base=load(tmp_path, new, "new"),
+    )
+    assert [str(lay.digest) for lay in result.layers] == [
+        lay.digest for lay in new.layers + derived.layers[2:]
+    ]
+    config = json.loads(result.raw_config)
+    assert [str(d) for d in result.config.diff_ids] == [
+        lay.diff_id for lay in new.layers + derived.layers[2:]
+    ]
+    labels = config["config"]["Labels"]
+    assert labels["org.opencontainers.image.version"] == "43"
+    assert (
+        labels["ostree.final-diffid"] == new.layers[-1].diff_id
+    )  # the new base's ostree labels win
+    assert labels["com.example.team"] == "infra"  # the user's label carries over
+    assert [h["created_by"] for h in config["history"]] == [
+        "ostree commit",
+        "chunk",
+        "COPY motd",
+        "LABEL",
+        "RUN install agent",
+    ]
+    assert json.loads(result.raw_manifest)["annotations"]["com.example.team"] == "infra"
+    out = tmp_path / "rebased.ociarchive"
+    save_image(result, f"oci-archive:{out}")
+    validate_image(OciArchive(str(out)).image())
+
+
+def test_rebase_refuses_an_unrelated_base(tmp_path: Path) -> None:
+    old, new = base("42", "old"), base("43", "new")
+    derived = derive(old)
+    with pytest.raises(PolicyError, match="is not built on"):
+        rebase_image(
+            load(tmp_path, derived, "derived"),
+            old_base=load(tmp_path, new, "wrong"),
+            new_base=load(tmp_path, new, "new"),
+        )
