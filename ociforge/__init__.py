@@ -23,6 +23,7 @@ from .errors import (
     ManifestError,
     NotFound,
     OciforgeError,
+    PathConflict,
     PolicyError,
     RegistryError,
     RegistryResponseError,
@@ -40,6 +41,7 @@ from .layout import LayoutWriter, OciLayout, collect_garbage
 from .mutate import HistoryEntry, append_layers
 from .sink import ImageSink, write_image
 from .spec import Descriptor, ImageConfig, Index, Manifest, Platform
+from .tar.build import LayerBuilder
 from .transports import LocalReference, open_image, open_sink, parse_reference
 
 __version__ = "0.1.0"
@@ -66,6 +68,7 @@ __all__ = [
     "InvalidDigest",
     "InvalidReference",
     "Layer",
+    "LayerBuilder",
     "LayerDigests",
     "LayerWriter",
     "LayoutWriter",
@@ -76,6 +79,7 @@ __all__ = [
     "OciArchive",
     "OciLayout",
     "OciforgeError",
+    "PathConflict",
     "Platform",
     "PolicyError",
     "RegistryError",
