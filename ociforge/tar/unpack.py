@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Final, cast
 
 from ..errors import TarError, UnsafePath, UnsupportedError
 from ..streams import CHUNK_SIZE, Readable, drain
+from .beneath import DIR_FLAGS, open_beneath
 from .header import BLK, CHR, DIR, FIFO, TarHeader
 from .names import Parts, join, split_member_name
 from .reader import MemberData, iter_members
@@ -52,7 +53,6 @@ ROOTLESS_XATTR: Final = "user.rootlesscontainers"
 #: Deepest path accepted; real images stay far below, and it bounds descriptors and recursion.
 MAX_DEPTH: Final = 256
 
-_DIR_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _XATTR_UNSUPPORTED: Final = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EACCES)
 
@@ -122,7 +122,7 @@ class TreeWriter:
         rootless_xattr: bool = False,
         warn: Warn | None = None,
     ) -> None:
-        self._root = os.open(root, _DIR_FLAGS)
+        self._root = os.open(root, DIR_FLAGS)
         self._rootless = rootless
         self._rootless_xattr = rootless_xattr
         self._warn = warn or (lambda message: None)
@@ -184,7 +184,7 @@ class TreeWriter:
     def _open_dir(self, parent: int, parts: Parts, *, create: bool) -> int | None:
         name = parts[-1]
         try:
-            return os.open(name, _DIR_FLAGS, dir_fd=parent)
+            return os.open(name, DIR_FLAGS, dir_fd=parent)
         except FileNotFoundError:
             if not create:
                 return None
@@ -197,20 +197,7 @@ class TreeWriter:
             self._remove(parent, name, parts)
         os.mkdir(name, 0o700, dir_fd=parent)
         self.states[join(parts)] = PathState(DIR, 0o755)
-        return os.open(name, _DIR_FLAGS, dir_fd=parent)
-
-    def _walk_plain(self, parts: Parts) -> int:
-        """A descriptor (the caller closes it) of existing directory ``parts``, cache untouched."""
-        fd = os.dup(self._root)
-        try:
-            for name in parts:
-                child = os.open(name, _DIR_FLAGS, dir_fd=fd)
-                os.close(fd)
-                fd = child
-        except OSError:
-            os.close(fd)
-            raise
-        return fd
+        return os.open(name, DIR_FLAGS, dir_fd=parent)
 
     # -- removal -----------------------------------------------------------------------------
 
@@ -233,7 +220,7 @@ class TreeWriter:
         self.states.pop(key, None)
 
     def _remove_tree(self, parent: int, name: str, parts: Parts) -> None:
-        fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
+        fd = os.open(name, DIR_FLAGS, dir_fd=parent)
         try:
             with os.scandir(fd) as entries:
                 children = [(e.name, e.is_dir(follow_symlinks=False), e.inode()) for e in entries]
@@ -255,7 +242,7 @@ class TreeWriter:
             self._remove(parent, name, parts)
             return
         try:
-            fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
+            fd = os.open(name, DIR_FLAGS, dir_fd=parent)
         except OSError:
             return  # a non-directory of the current layer: it stays
         try:
@@ -370,7 +357,7 @@ class TreeWriter:
         old = self.states.get(key)
         state = self._state(header)
         self.states[key] = state
-        fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
+        fd = os.open(name, DIR_FLAGS, dir_fd=parent)
         try:
             if old is not None:
                 for attr in set(old.xattrs) - set(state.xattrs):
@@ -457,7 +444,7 @@ class TreeWriter:
         if target[: len(parts)] == parts:
             raise UnsafePath(f"{what}: target {header.linkname!r} lies inside the link's own path")
         try:
-            tfd = self._walk_plain(target[:-1])
+            tfd = open_beneath(self._root, target[:-1])
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR):
                 raise UnsafePath(
