@@ -69,18 +69,23 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
+#: rootlesscontainers-proto's "leave as is" id; for an unpacking user that means root.
+_NOOP_ID: Final = 0xFFFFFFFF
+
+
 def encode_rootless_owner(uid: int, gid: int) -> bytes:
-    """The ``user.rootlesscontainers`` value (protobuf ``Resource{uid=1, gid=2}``, proto3)."""
-    out = b""
-    if uid:
-        out += b"\x08" + _varint(uid)
-    if gid:
-        out += b"\x10" + _varint(gid)
-    return out
+    """The ``user.rootlesscontainers`` value: protobuf ``Resource{uid=1, gid=2}``.
+
+    As umoci writes it: a root id is the no-op id (the unpacking user, who is root inside).
+    Nothing at all is stored for root:root.
+    """
+    if not (uid or gid):
+        return b""
+    return b"\x08" + _varint(uid or _NOOP_ID) + b"\x10" + _varint(gid or _NOOP_ID)
 
 
 def decode_rootless_owner(value: bytes) -> tuple[int, int]:
-    """Parse a ``user.rootlesscontainers`` value; absent fields are 0, unknown ones skipped."""
+    """Parse a ``user.rootlesscontainers`` value; absent and no-op ids mean root."""
     fields = {1: 0, 2: 0}
     pos = 0
     while pos < len(value):
@@ -88,7 +93,7 @@ def decode_rootless_owner(value: bytes) -> tuple[int, int]:
         if key & 7 != 0:
             raise TarError(f"{ROOTLESS_XATTR}: unsupported protobuf wire type {key & 7}")
         number, pos = _read_varint(value, pos)
-        fields[key >> 3] = number
+        fields[key >> 3] = 0 if number == _NOOP_ID else number
     return fields[1], fields[2]
 
 

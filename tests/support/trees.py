@@ -16,6 +16,7 @@ class Node:
     gid: int
     content: str = ""  # sha256 of a file's bytes
     target: str = ""  # symlink target
+    xattrs: tuple[tuple[str, bytes], ...] = ()
 
 
 def _kind(mode: int) -> str:
@@ -32,8 +33,18 @@ def _kind(mode: int) -> str:
     return "other"
 
 
-def snapshot(root: str | os.PathLike[str], *, owners: bool = True) -> dict[str, Node]:
-    """Every path below ``root`` (relative, '/'-separated) with type, mode, owner, content."""
+def _xattrs(path: str) -> tuple[tuple[str, bytes], ...]:
+    names = sorted(n for n in os.listxattr(path, follow_symlinks=False) if n.startswith("user."))
+    return tuple((n, os.getxattr(path, n, follow_symlinks=False)) for n in names)
+
+
+def snapshot(
+    root: str | os.PathLike[str], *, owners: bool = True, xattrs: bool = False
+) -> dict[str, Node]:
+    """Every path below ``root`` (relative, '/'-separated) with type, mode, owner, content.
+
+    ``xattrs`` also takes the ``user.*`` extended attributes.
+    """
     out: dict[str, Node] = {}
     base = os.fspath(root)
     for directory, dirs, files in os.walk(base):
@@ -50,7 +61,8 @@ def snapshot(root: str | os.PathLike[str], *, owners: bool = True) -> dict[str, 
             rel = os.path.relpath(full, base)
             uid, gid = (st.st_uid, st.st_gid) if owners else (0, 0)
             mode = 0o777 if kind == "symlink" else stat.S_IMODE(st.st_mode)
-            out[rel] = Node(kind, mode, uid, gid, content, target)
+            attrs = _xattrs(full) if xattrs and kind != "symlink" else ()
+            out[rel] = Node(kind, mode, uid, gid, content, target, attrs)
     return out
 
 
