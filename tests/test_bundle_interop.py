@@ -17,7 +17,7 @@ from ociforge.copy import save_image
 from tests.support import images
 from tests.support import layers as oracle
 from tests.support.images import directory, file, hardlink, symlink
-from tests.support.tools import need, run, skopeo
+from tests.support.tools import need, ostree_import, run, skopeo
 from tests.support.trees import snapshot
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="comparing owners needs root")
@@ -149,22 +149,7 @@ def test_ostree_accepts_a_repacked_layer(tmp_path: Path, layout: Path) -> None:
     unpack_reference(f"oci:{layout}:v1", str(bundle))
     edit(bundle / "rootfs")
     top = repack_bundle(str(bundle)).image.layers[-1]
-    blob = tmp_path / "layer.tar.gz"
-    blob.write_bytes(oracle.layer_blob(top))
-    repo = tmp_path / "repo"
-    run(["ostree", "init", "--mode=bare-user", f"--repo={repo}"])
-    run(
-        [
-            "ostree",
-            "commit",
-            f"--repo={repo}",
-            "-b",
-            "derived",
-            f"--tree=tar={blob}",
-            "--tar-autocreate-parents",
-            "--no-bindings",
-        ]
-    )
-    listing = run(["ostree", "ls", f"--repo={repo}", "-R", "derived"]).stdout
+    repo = ostree_import(oracle.layer_blob(top), tmp_path / "ostree")
+    listing = run(["ostree", "ls", f"--repo={repo}", "-R", "layer"]).stdout
     assert "/etc/motd" in listing
     assert "/usr/share/doc/motd" in listing

@@ -16,7 +16,7 @@ from ociforge.errors import NotFound, PathConflict, TarError, UnsafePath
 from ociforge.tar.build import LayerBuilder
 from ociforge.tar.header import LNK, REG, TarHeader
 from tests.support import layers as oracle
-from tests.support.tools import need, run
+from tests.support.tools import need, ostree_import, run
 
 
 def read_back(builder: LayerBuilder) -> tuple[object, list[oracle.Member]]:
@@ -306,24 +306,8 @@ def test_ostree_commit_accepts_built_layer(tmp_path: Path) -> None:
         "usr/etc/app.conf", b"x\n", uid=1000, gid=1000, mode=0o640, xattrs={"user.test": b"value"}
     )
     builder.add_symlink("usr/bin/app", "../lib/app/bin/tool")
-    layer = builder.build()
-    blob = tmp_path / "layer.tar.gz"
-    blob.write_bytes(oracle.layer_blob(layer))
-    repo = tmp_path / "repo"
-    run(["ostree", "init", "--mode=bare-user", f"--repo={repo}"])
-    run(
-        [
-            "ostree",
-            "commit",
-            f"--repo={repo}",
-            "-b",
-            "test",
-            f"--tree=tar={blob}",
-            "--tar-autocreate-parents",
-            "--no-bindings",
-        ]
-    )
-    listing = run(["ostree", "ls", f"--repo={repo}", "-R", "-X", "test"]).stdout
+    repo = ostree_import(oracle.layer_blob(builder.build()), tmp_path / "ostree")
+    listing = run(["ostree", "ls", f"--repo={repo}", "-R", "-X", "layer"]).stdout
     lines = {
         line.split()[-1] if "->" not in line else line.split()[-3]: line
         for line in listing.splitlines()
@@ -333,7 +317,7 @@ def test_ostree_commit_accepts_built_layer(tmp_path: Path) -> None:
     assert "user.test" in conf
     assert lines["/usr/lib/app/bin/tool"].startswith("-00755 0 0")
     assert lines["/usr/bin/app"].startswith("l00777 0 0")
-    cat = run(["ostree", "cat", f"--repo={repo}", "test", "/usr/lib/app/bin/alias"]).stdout
+    cat = run(["ostree", "cat", f"--repo={repo}", "layer", "/usr/lib/app/bin/alias"]).stdout
     assert cat == "#!/bin/sh\necho hi\n"
 
 
