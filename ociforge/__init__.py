@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .archive import ArchiveWriter, OciArchive
 from .blobs import BlobSource, BytesSource, FileBlobSource
+from .bundle import BundleInfo, Repacked, repack_bundle, unpack_bundle, unpack_reference
 from .compression import LayerDigests, LayerWriter, open_compressor, open_decompressor
 from .copy import copy_image, save_image
 from .digest import Digest
@@ -23,6 +24,7 @@ from .errors import (
     ManifestError,
     NotFound,
     OciforgeError,
+    PathConflict,
     PolicyError,
     RegistryError,
     RegistryResponseError,
@@ -40,6 +42,8 @@ from .layout import LayoutWriter, OciLayout, collect_garbage
 from .mutate import HistoryEntry, append_layers
 from .sink import ImageSink, write_image
 from .spec import Descriptor, ImageConfig, Index, Manifest, Platform
+from .tar.build import LayerBuilder
+from .tar.unpack import unpack_layers
 from .transports import LocalReference, open_image, open_sink, parse_reference
 
 __version__ = "0.1.0"
@@ -49,6 +53,7 @@ __all__ = [
     "ArchiveWriter",
     "AuthError",
     "BlobSource",
+    "BundleInfo",
     "BytesSource",
     "CompressionError",
     "Descriptor",
@@ -66,6 +71,7 @@ __all__ = [
     "InvalidDigest",
     "InvalidReference",
     "Layer",
+    "LayerBuilder",
     "LayerDigests",
     "LayerWriter",
     "LayoutWriter",
@@ -76,10 +82,12 @@ __all__ = [
     "OciArchive",
     "OciLayout",
     "OciforgeError",
+    "PathConflict",
     "Platform",
     "PolicyError",
     "RegistryError",
     "RegistryResponseError",
+    "Repacked",
     "RpmError",
     "SignatureError",
     "SizeMismatch",
@@ -98,6 +106,10 @@ __all__ = [
     "open_image",
     "open_sink",
     "parse_reference",
+    "repack_bundle",
     "save_image",
+    "unpack_bundle",
+    "unpack_layers",
+    "unpack_reference",
     "write_image",
 ]

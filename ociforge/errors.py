@@ -18,6 +18,7 @@
     │   └── IgnitionError                          an Ignition config
     ├── UnsupportedError                           valid input this tool does not handle
     ├── NotFound(KeyError)                         a blob, manifest, tag or file that is absent
+    ├── PathConflict(ValueError)                   two inputs claim one image path
     ├── PolicyError                                refused by a rule (ostree, lint, kernel…)
     ├── SignatureError                             a bad signature, or an unknown key
     └── RegistryError                              talking to a registry failed
@@ -43,6 +44,7 @@ __all__ = [
     "ManifestError",
     "NotFound",
     "OciforgeError",
+    "PathConflict",
     "PolicyError",
     "RegistryError",
     "RegistryResponseError",
@@ -122,6 +124,10 @@ class UnsupportedError(OciforgeError):
 
 class NotFound(OciforgeError, KeyError):
     """A blob, manifest, tag or path is absent."""
+
+
+class PathConflict(OciforgeError, ValueError):
+    """Two inputs claim the same image path, or a path needs a parent that is not a directory."""
 
 
 class PolicyError(OciforgeError):

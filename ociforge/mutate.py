@@ -15,7 +15,13 @@ from .image import Image
 from .layer import Layer
 from .spec import Descriptor, ImageConfig, Manifest, encode_json
 
-__all__ = ["HistoryEntry", "append_layers", "format_created", "reproducible_time"]
+__all__ = [
+    "HistoryEntry",
+    "append_layers",
+    "format_created",
+    "reproducible_time",
+    "source_date_epoch",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,14 +33,24 @@ class HistoryEntry:
     author: str = ""
 
 
+def source_date_epoch() -> int | None:
+    """``SOURCE_DATE_EPOCH`` (reproducible-builds.org) as seconds, or ``None`` when unset."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not epoch:
+        return None
+    try:
+        value = int(epoch)
+        _dt.datetime.fromtimestamp(value, _dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        raise ManifestError(f"SOURCE_DATE_EPOCH={epoch!r} is not a Unix timestamp") from None
+    return value
+
+
 def reproducible_time() -> _dt.datetime:
     """``SOURCE_DATE_EPOCH`` when set (reproducible builds), else now; always UTC."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if epoch:
-        try:
-            return _dt.datetime.fromtimestamp(int(epoch), _dt.UTC)
-        except (ValueError, OverflowError, OSError):
-            raise ManifestError(f"SOURCE_DATE_EPOCH={epoch!r} is not a Unix timestamp") from None
+    epoch = source_date_epoch()
+    if epoch is not None:
+        return _dt.datetime.fromtimestamp(epoch, _dt.UTC)
     return _dt.datetime.now(_dt.UTC).replace(microsecond=0)
 
 

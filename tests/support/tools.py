@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +35,29 @@ def skopeo(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
     """skopeo with the signature policy switched off (tests use throwaway images)."""
     need("skopeo")
     return run(["skopeo", "--insecure-policy", *args], **kwargs)
+
+
+def ostree_import(blob: bytes, workdir: Path) -> Path:
+    """Commit a layer blob into a fresh bare-user ostree repo (branch ``layer``); return the repo.
+
+    This is how ostree-ext imports a derived layer: ``--tree=tar=`` with parents auto-created.
+    """
+    need("ostree")
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "layer.blob"
+    path.write_bytes(blob)
+    repo = workdir / "repo"
+    run(["ostree", "init", "--mode=bare-user", f"--repo={repo}"])
+    run(
+        [
+            "ostree",
+            "commit",
+            f"--repo={repo}",
+            "-b",
+            "layer",
+            f"--tree=tar={path}",
+            "--tar-autocreate-parents",
+            "--no-bindings",
+        ]
+    )
+    return repo

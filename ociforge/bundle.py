@@ -1,0 +1,213 @@
+"""umoci-style bundles: unpack an image to ``BUNDLE/rootfs``, let people edit it, repack the edit.
+
+A bundle holds, next to ``rootfs/``, everything a repack needs: where the image came from and
+its manifest digest (``ociforge-bundle.json``), the exact manifest and config bytes, and the
+per-path state record written while the layers were extracted (``ociforge-state.jsonl``).
+Repacking compares the tree with that record and appends one layer holding the difference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from .atomic import atomic_directory, write_file_atomic
+from .digest import Digest
+from .errors import FormatError, InvalidDigest, NotFound, OciforgeError
+from .image import Image
+from .mediatypes import Compression
+from .mutate import HistoryEntry, append_layers
+from .spec import parse_json_object
+from .tar.build import LayerBuilder
+from .tar.diff import Changes, TreeDiff
+from .tar.state import PathState, dump_states, load_states
+from .tar.unpack import Warn, unpack_layers
+from .transports import open_image, parse_reference
+
+__all__ = [
+    "BUNDLE_FILE",
+    "BundleInfo",
+    "Repacked",
+    "read_bundle",
+    "repack_bundle",
+    "unpack_bundle",
+    "unpack_reference",
+]
+
+BUNDLE_FILE: Final = "ociforge-bundle.json"
+STATE_FILE: Final = "ociforge-state.jsonl"
+MANIFEST_FILE: Final = "image-manifest.json"
+CONFIG_FILE: Final = "image-config.json"
+ROOTFS: Final = "rootfs"
+_FORMAT: Final = "ociforge-bundle/1"
+
+
+@dataclass(frozen=True, slots=True)
+class BundleInfo:
+    """What a bundle records about its origin."""
+
+    path: str
+    source: str
+    manifest_digest: Digest
+    rootless: bool
+
+    @property
+    def rootfs(self) -> str:
+        """The unpacked tree."""
+        return os.path.join(self.path, ROOTFS)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``ociforge-bundle.json`` document."""
+        return {
+            "format": _FORMAT,
+            "source": self.source,
+            "manifest": str(self.manifest_digest),
+            "rootless": self.rootless,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Repacked:
+    """The result of a repack: the new image and what changed."""
+
+    image: Image
+    changes: Changes
+
+
+def unpack_bundle(
+    image: Image,
+    bundle: str,
+    *,
+    source: str,
+    rootless: bool = False,
+    rootless_xattr: bool = False,
+    warn: Warn | None = None,
+) -> BundleInfo:
+    """Unpack ``image`` into the new directory ``bundle`` (it must not exist).
+
+    ``source`` is the reference the image was opened from; repack opens it again for the
+    base layers. The bundle appears only when everything was extracted and verified.
+    """
+    if os.path.lexists(bundle):
+        raise OciforgeError(f"{bundle}: already exists; unpack needs a new directory")
+    parent = os.path.dirname(os.path.abspath(bundle))
+    if not os.path.isdir(parent):
+        raise NotFound(f"{bundle}: parent directory {parent} does not exist")
+    info = BundleInfo(os.path.abspath(bundle), source, image.digest, rootless)
+    with atomic_directory(bundle) as tmp:
+        os.chmod(tmp, 0o700)  # as umoci: the tree holds files of other users
+        rootfs = os.path.join(tmp, ROOTFS)
+        os.mkdir(rootfs, 0o755)
+        states = unpack_layers(
+            image.layers,
+            rootfs,
+            rootless=rootless,
+            rootless_xattr=rootless_xattr,
+            warn=warn,
+            name=image.name or source,
+        )
+        _write_bundle(tmp, info, image, states)
+    return info
+
+
+def unpack_reference(
+    reference: str,
+    bundle: str,
+    *,
+    rootless: bool = False,
+    rootless_xattr: bool = False,
+    warn: Warn | None = None,
+) -> BundleInfo:
+    """Open the image ``reference`` names and unpack it into ``bundle``.
+
+    A local reference is recorded with an absolute path, so repack finds it from anywhere.
+    """
+    parsed = parse_reference(reference)
+    recorded = str(dataclasses.replace(parsed, path=os.path.abspath(parsed.path)))
+    image = open_image(parsed)
+    return unpack_bundle(
+        image,
+        bundle,
+        source=recorded,
+        rootless=rootless,
+        rootless_xattr=rootless_xattr,
+        warn=warn,
+    )
+
+
+def _write_bundle(
+    directory: str, info: BundleInfo, image: Image, states: Mapping[str, PathState]
+) -> None:
+    write_file_atomic(os.path.join(directory, MANIFEST_FILE), image.raw_manifest, mode=0o600)
+    write_file_atomic(os.path.join(directory, CONFIG_FILE), image.raw_config, mode=0o600)
+    with open(os.path.join(directory, STATE_FILE), "w", encoding="utf-8") as out:
+        dump_states(sorted(states.items()), out)
+    document = json.dumps(info.to_json(), indent=2) + "\n"
+    write_file_atomic(os.path.join(directory, BUNDLE_FILE), document.encode(), mode=0o600)
+
+
+def read_bundle(bundle: str) -> BundleInfo:
+    """Read a bundle's ``ociforge-bundle.json``."""
+    path = os.path.join(bundle, BUNDLE_FILE)
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(1 << 20)
+    except FileNotFoundError:
+        raise NotFound(f"{bundle}: not an ociforge bundle (no {BUNDLE_FILE})") from None
+    what = f"{bundle}: {BUNDLE_FILE}"
+    obj = parse_json_object(raw, what)
+    if obj.get("format") != _FORMAT:
+        raise FormatError(f"{what}: unsupported format {obj.get('format')!r}")
+    try:
+        digest = Digest.parse(obj.get("manifest"))
+    except InvalidDigest as exc:
+        raise FormatError(f"{what}: {exc}") from None
+    source = obj.get("source")
+    if not isinstance(source, str) or not source:
+        raise FormatError(f"{what}: 'source' must be a non-empty string")
+    return BundleInfo(os.path.abspath(bundle), source, digest, bool(obj.get("rootless", False)))
+
+
+def _read_states(bundle: str) -> dict[str, PathState]:
+    path = os.path.join(bundle, STATE_FILE)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return dict(load_states(handle, what=f"{bundle}: {STATE_FILE}"))
+    except FileNotFoundError:
+        raise NotFound(f"{bundle}: state record {STATE_FILE} is missing") from None
+
+
+def repack_bundle(
+    bundle: str,
+    *,
+    source: str | None = None,
+    compression: Compression = "gzip",
+    history: HistoryEntry | None = None,
+    warn: Warn | None = None,
+) -> Repacked:
+    """The bundle's image plus one layer holding every change made to its rootfs.
+
+    The base image is opened again from ``source`` (by default the reference recorded at
+    unpack) and must still have the recorded manifest digest; its blobs are carried as they
+    are. Deletions become whiteouts; in a rootless bundle the recorded owners are restored.
+    The bundle itself is only read.
+    """
+    info = read_bundle(bundle)
+    reference = source or info.source
+    base = open_image(reference)
+    if base.digest != info.manifest_digest:
+        raise OciforgeError(
+            f"{reference}: manifest is now {base.digest}, but {bundle} was unpacked from"
+            f" {info.manifest_digest}"
+        )
+    states = _read_states(bundle)
+    builder = LayerBuilder(compression=compression)
+    with TreeDiff(info.rootfs, states, rootless=info.rootless, warn=warn) as diff:
+        changes = diff.into(builder)
+        layer = builder.build()
+    entry = history or HistoryEntry(created_by="ociforge repack")
+    return Repacked(append_layers(base, [layer], history=[entry]), changes)

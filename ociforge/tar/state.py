@@ -1,0 +1,144 @@
+"""The per-path state record an unpack writes and a repack compares against (pure values).
+
+Each path of an unpacked tree is recorded as the layers described it (type, mode, owner, mtime,
+link target, xattrs, content digest) together with what the file system reported right after
+extraction (inode, ctime). A later comparison can then tell "untouched" from one ``lstat``:
+every edit, even one that restores the mtime, moves the ctime.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import IO, Any, Final
+
+from ..errors import FormatError
+from .header import DIR, LNK, REG, SYM
+
+__all__ = ["STATE_FORMAT", "PathState", "dump_states", "load_states"]
+
+#: Version tag written as the first line of a state file.
+STATE_FORMAT: Final = "ociforge-state/1"
+
+_NO_XATTRS: Mapping[str, bytes] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class PathState:
+    """One path as the layers left it, and how it looked on disk right after extraction.
+
+    ``type`` uses tar type flags (``"0"`` file, ``"5"`` directory, ``"2"`` symlink, ``"3"``/
+    ``"4"`` devices, ``"6"`` FIFO). ``present`` is false for a device node that a rootless
+    unpack could not create. ``digest`` is the sha256 hex of a regular file's content.
+    """
+
+    type: str
+    mode: int
+    uid: int = 0
+    gid: int = 0
+    size: int = 0
+    mtime: int = 0
+    link: str = ""
+    xattrs: Mapping[str, bytes] = field(default_factory=lambda: _NO_XATTRS, hash=False)
+    digest: str = ""
+    devmajor: int = 0
+    devminor: int = 0
+    present: bool = True
+    ino: int = 0
+    ctime_ns: int = 0
+
+    @property
+    def is_dir(self) -> bool:
+        """A directory."""
+        return self.type == DIR
+
+    @property
+    def is_file(self) -> bool:
+        """A regular file."""
+        return self.type == REG
+
+    @property
+    def is_symlink(self) -> bool:
+        """A symbolic link."""
+        return self.type == SYM
+
+    def on_disk(self, ino: int, ctime_ns: int) -> PathState:
+        """The same state with the file system's inode and ctime filled in."""
+        return replace(self, ino=ino, ctime_ns=ctime_ns)
+
+    def to_json(self, path: str) -> dict[str, Any]:
+        """A compact JSON object (defaults left out)."""
+        out: dict[str, Any] = {"p": path, "t": self.type, "m": self.mode}
+        optional: tuple[tuple[str, object, object], ...] = (
+            ("u", self.uid, 0),
+            ("g", self.gid, 0),
+            ("s", self.size, 0),
+            ("mt", self.mtime, 0),
+            ("l", self.link, ""),
+            ("d", self.digest, ""),
+            ("ma", self.devmajor, 0),
+            ("mi", self.devminor, 0),
+            ("i", self.ino, 0),
+            ("c", self.ctime_ns, 0),
+        )
+        for key, value, default in optional:
+            if value != default:
+                out[key] = value
+        if not self.present:
+            out["absent"] = True
+        if self.xattrs:
+            out["x"] = {k: base64.b64encode(v).decode() for k, v in sorted(self.xattrs.items())}
+        return out
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> tuple[str, PathState]:
+        """Parse one object written by :meth:`to_json`."""
+        xattrs = {str(k): base64.b64decode(v) for k, v in (obj.get("x") or {}).items()}
+        kind = obj["t"]
+        if kind not in (REG, DIR, SYM, LNK, "3", "4", "6"):
+            raise FormatError(f"unknown path type {kind!r}")
+        state = cls(
+            type=kind,
+            mode=int(obj["m"]),
+            uid=int(obj.get("u", 0)),
+            gid=int(obj.get("g", 0)),
+            size=int(obj.get("s", 0)),
+            mtime=int(obj.get("mt", 0)),
+            link=str(obj.get("l", "")),
+            xattrs=MappingProxyType(xattrs) if xattrs else _NO_XATTRS,
+            digest=str(obj.get("d", "")),
+            devmajor=int(obj.get("ma", 0)),
+            devminor=int(obj.get("mi", 0)),
+            present=not obj.get("absent", False),
+            ino=int(obj.get("i", 0)),
+            ctime_ns=int(obj.get("c", 0)),
+        )
+        return str(obj["p"]), state
+
+
+def dump_states(states: Iterable[tuple[str, PathState]], out: IO[str]) -> None:
+    """Write a state file: a version line, then one JSON object per path."""
+    out.write(json.dumps({"format": STATE_FORMAT}) + "\n")
+    for path, state in states:
+        out.write(json.dumps(state.to_json(path), separators=(",", ":")) + "\n")
+
+
+def load_states(
+    lines: Iterable[str], *, what: str = "state file"
+) -> Iterator[tuple[str, PathState]]:
+    """Read a state file written by :func:`dump_states`."""
+    iterator = iter(lines)
+    try:
+        head = json.loads(next(iterator))
+    except (StopIteration, ValueError):
+        raise FormatError(f"{what}: empty or not a state file") from None
+    if not isinstance(head, dict) or head.get("format") != STATE_FORMAT:
+        raise FormatError(f"{what}: unsupported format (expected {STATE_FORMAT})")
+    for number, line in enumerate(iterator, start=2):
+        try:
+            yield PathState.from_json(json.loads(line))
+        except (ValueError, KeyError, TypeError, FormatError) as exc:
+            raise FormatError(f"{what}: line {number}: {exc}") from None
