@@ -21,12 +21,16 @@ import urllib.parse
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .errors import IgnitionError
 
+if TYPE_CHECKING:
+    from .tar.build import LayerBuilder
+
 __all__ = [
     "IgnitionContent",
+    "add_ignition_content",
     "IgnitionDirectory",
     "IgnitionFile",
     "IgnitionLink",
@@ -478,3 +482,20 @@ def parse_ignition(
         links=tuple(parser.links[p] for p in sorted(parser.links)),
         notes=tuple(parser.notes),
     )
+
+
+def add_ignition_content(builder: LayerBuilder, content: IgnitionContent) -> None:
+    """Add everything ``content`` creates to a layer being built (later entries replace)."""
+    for directory in content.directories:
+        builder.add_directory(
+            directory.path, mode=directory.mode, uid=directory.uid, gid=directory.gid
+        )
+    for item in content.files:
+        builder.add_bytes(
+            item.path, item.data, mode=item.mode, uid=item.uid, gid=item.gid, replace=True
+        )
+    for link in content.links:
+        if link.hard:
+            builder.add_hardlink(link.path, link.target, replace=True)
+        else:
+            builder.add_symlink(link.path, link.target, uid=link.uid, gid=link.gid, replace=True)
