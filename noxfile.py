@@ -10,7 +10,7 @@ nox.options.reuse_existing_virtualenvs = True
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff: lint and formatting check."""
+    """Lint and check formatting with ruff."""
     session.install("ruff")
     session.run("ruff", "check", "ociforge", "tests", "benchmarks", "noxfile.py")
     session.run("ruff", "format", "--check", "ociforge", "tests", "benchmarks", "noxfile.py")
@@ -18,7 +18,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the package."""
+    """Type-check the package with mypy --strict."""
     session.install("-e", ".[dev]")
     session.run("mypy", "--strict", "ociforge")
 
