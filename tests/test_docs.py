@@ -107,7 +107,7 @@ def test_examples_run(page: Path, workspace: Path, request: pytest.FixtureReques
             saved = {k: os.environ.get(k) for k in ("REGISTRY",)}
             os.environ.update({k: v for k, v in env.items() if k == "REGISTRY"})
             try:
-                exec(compile(body, where, "exec"), namespace)  # noqa: S102 - the docs are ours
+                exec(compile(body, where, "exec"), namespace)
             finally:
                 os.chdir(old)
                 for key, value in saved.items():
