@@ -136,20 +136,24 @@ def read_blob(source: BlobSource, descriptor: Descriptor, *, limit: int) -> byte
         return reader.read()
 
 
+#: Bytes of a blob mapped at once while hashing it; mapped pages count towards RSS.
+_HASH_WINDOW: Final = 16 * CHUNK_SIZE
+
+
 def _hash_range(fd: int, offset: int, size: int, algorithm: str) -> str:
+    """Hash a file range through bounded mmap windows (no copy into Python, flat RSS)."""
     hasher = hashlib.new(algorithm)
-    if size == 0:
-        return hasher.hexdigest()
-    page = mmap.ALLOCATIONGRANULARITY
-    start = offset - offset % page
-    length = size + (offset - start)
-    with (
-        mmap.mmap(fd, length, access=mmap.ACCESS_READ, offset=start) as view,
-        memoryview(view) as mv,
-    ):
-        base = offset - start
-        for pos in range(base, base + size, 4 * CHUNK_SIZE):
-            hasher.update(mv[pos : min(pos + 4 * CHUNK_SIZE, base + size)])
+    granularity = mmap.ALLOCATIONGRANULARITY
+    position, end = offset, offset + size
+    while position < end:
+        start = position - position % granularity
+        length = min(end, start + _HASH_WINDOW) - start
+        with (
+            mmap.mmap(fd, length, access=mmap.ACCESS_READ, offset=start) as view,
+            memoryview(view) as mv,
+        ):
+            hasher.update(mv[position - start : length])
+        position = start + length
     return hasher.hexdigest()
 
 
