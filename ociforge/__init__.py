@@ -5,6 +5,9 @@ The public API is what ``__all__`` lists; everything else is internal and may ch
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .archive import ArchiveWriter, OciArchive
 from .blobs import BlobSource, BytesSource, FileBlobSource
 from .bundle import BundleInfo, Repacked, repack_bundle, unpack_bundle, unpack_reference
@@ -40,11 +43,22 @@ from .image import Image, host_platform
 from .layer import Layer, SpooledLayerWriter
 from .layout import LayoutWriter, OciLayout, collect_garbage
 from .mutate import HistoryEntry, append_layers
-from .sink import ImageSink, write_image
+from .registry import (
+    Credentials,
+    RegistryOptions,
+    RegistryReference,
+    RetryPolicy,
+    find_credentials,
+    parse_registry_reference,
+)
+from .sink import ImageSink, ParallelImageSink, write_image
 from .spec import Descriptor, ImageConfig, Index, Manifest, Platform
 from .tar.build import LayerBuilder
 from .tar.unpack import unpack_layers
-from .transports import LocalReference, open_image, open_sink, parse_reference
+from .transports import ImageReference, LocalReference, open_image, open_sink, parse_reference
+
+if TYPE_CHECKING:
+    from .registry import RegistrySink, RemoteBlobSource, open_remote_image
 
 __version__ = "0.1.0"
 
@@ -56,6 +70,7 @@ __all__ = [
     "BundleInfo",
     "BytesSource",
     "CompressionError",
+    "Credentials",
     "Descriptor",
     "Digest",
     "DigestMismatch",
@@ -65,6 +80,7 @@ __all__ = [
     "IgnitionError",
     "Image",
     "ImageConfig",
+    "ImageReference",
     "ImageSink",
     "Index",
     "IntegrityError",
@@ -82,12 +98,18 @@ __all__ = [
     "OciArchive",
     "OciLayout",
     "OciforgeError",
+    "ParallelImageSink",
     "PathConflict",
     "Platform",
     "PolicyError",
     "RegistryError",
+    "RegistryOptions",
+    "RegistryReference",
     "RegistryResponseError",
+    "RegistrySink",
+    "RemoteBlobSource",
     "Repacked",
+    "RetryPolicy",
     "RpmError",
     "SignatureError",
     "SizeMismatch",
@@ -100,12 +122,15 @@ __all__ = [
     "append_layers",
     "collect_garbage",
     "copy_image",
+    "find_credentials",
     "host_platform",
     "open_compressor",
     "open_decompressor",
     "open_image",
+    "open_remote_image",
     "open_sink",
     "parse_reference",
+    "parse_registry_reference",
     "repack_bundle",
     "save_image",
     "unpack_bundle",
@@ -113,3 +138,13 @@ __all__ = [
     "unpack_reference",
     "write_image",
 ]
+
+
+_LAZY = frozenset({"RegistrySink", "RemoteBlobSource", "open_remote_image"})
+
+
+def __getattr__(name: str) -> Any:
+    # The registry's network half loads requests; only code that pushes or pulls needs it.
+    if name in _LAZY:
+        return getattr(importlib.import_module(".registry", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

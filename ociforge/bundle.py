@@ -26,7 +26,7 @@ from .tar.build import LayerBuilder
 from .tar.diff import Changes, TreeDiff
 from .tar.state import PathState, dump_states, load_states
 from .tar.unpack import Warn, unpack_layers
-from .transports import open_image, parse_reference
+from .transports import LocalReference, open_image, parse_reference
 
 __all__ = [
     "BUNDLE_FILE",
@@ -127,7 +127,11 @@ def unpack_reference(
     A local reference is recorded with an absolute path, so repack finds it from anywhere.
     """
     parsed = parse_reference(reference)
-    recorded = str(dataclasses.replace(parsed, path=os.path.abspath(parsed.path)))
+    recorded = (
+        str(dataclasses.replace(parsed, path=os.path.abspath(parsed.path)))
+        if isinstance(parsed, LocalReference)
+        else reference  # a docker:// reference is the same from anywhere
+    )
     image = open_image(parsed)
     return unpack_bundle(
         image,

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
 
 from .blobs import BlobSource
 from .digest import Digest
 from .image import Image
 from .spec import Descriptor
 
-__all__ = ["ImageSink", "Progress", "write_image"]
+__all__ = ["ImageSink", "ParallelImageSink", "Progress", "write_image"]
 
-#: Called as ``progress(event, descriptor)`` with event ``"skip"``, ``"start"`` or ``"done"``.
+#: Called as ``progress(event, descriptor)`` with event ``"skip"``, ``"start"``, ``"done"``
+#: or ``"mount"`` (a registry linked the blob from another repository instead of a copy).
 Progress = Callable[[str, Descriptor], None]
 
 
@@ -45,6 +46,17 @@ class ImageSink(Protocol):
         ...
 
 
+@runtime_checkable
+class ParallelImageSink(ImageSink, Protocol):
+    """A sink that takes all blobs at once, to transfer them in its own order and in parallel."""
+
+    def add_blobs(
+        self, blobs: Sequence[tuple[Descriptor, BlobSource]], *, progress: Progress | None = None
+    ) -> None:
+        """Add every blob it lacks (checking itself), reporting through ``progress``."""
+        ...
+
+
 def write_image(
     image: Image, sink: ImageSink, *, ref: str = "", progress: Progress | None = None
 ) -> Descriptor:
@@ -52,16 +64,19 @@ def write_image(
 
     Blobs the sink already has are skipped. The caller commits or aborts the sink.
     """
-    for descriptor, source in image.blobs():
-        if sink.has_blob(descriptor.digest):
+    if isinstance(sink, ParallelImageSink):
+        sink.add_blobs(image.blobs(), progress=progress)
+    else:
+        for descriptor, source in image.blobs():
+            if sink.has_blob(descriptor.digest):
+                if progress:
+                    progress("skip", descriptor)
+                continue
             if progress:
-                progress("skip", descriptor)
-            continue
-        if progress:
-            progress("start", descriptor)
-        sink.add_blob(descriptor, source)
-        if progress:
-            progress("done", descriptor)
+                progress("start", descriptor)
+            sink.add_blob(descriptor, source)
+            if progress:
+                progress("done", descriptor)
     manifest = image.descriptor()
     sink.add_manifest(manifest, image.raw_manifest, ref=ref)
     return manifest

@@ -5,39 +5,73 @@ from __future__ import annotations
 import argparse
 
 from ..copy import save_image
-from ..transports import open_image
+from ..registry.reference import RegistryReference
+from ..spec import Descriptor
+from ..transports import ImageReference, open_image, parse_reference
 from ._output import print_json, write_digestfile
 from ._progress import BlobProgress
+from ._registry import add_platform_flag, add_registry_flags, registry_options
 
-__all__ = ["register"]
+__all__ = ["add_transfer_flags", "register", "transfer"]
+
+
+def transfer(
+    args: argparse.Namespace, source: ImageReference, destination: ImageReference, *, verb: str
+) -> int:
+    """Copy one image as the flags say; print the digest (``REPO@DIGEST`` for a registry)."""
+    remote_dest = isinstance(destination, RegistryReference)
+    progress: BlobProgress | None = None
+
+    def moved(descriptor: Descriptor, done: int) -> None:
+        # The blob list (and so the progress display) is known only once the image is open.
+        if progress is not None:
+            progress.transferred(descriptor, done)
+
+    # Bytes are counted on the side that talks to a registry, the destination if both do.
+    image = open_image(
+        source,
+        platform=args.platform,
+        registry=registry_options(args, "src", progress=moved if not remote_dest else None),
+    )
+    progress = BlobProgress(verb, [d for d, _ in image.blobs()], quiet=args.quiet)
+    descriptor = save_image(
+        image,
+        destination,
+        progress=progress,
+        verify=not args.no_verify,
+        registry=registry_options(args, "dest", progress=moved if remote_dest else None),
+    )
+    progress.finish()
+    write_digestfile(args.digestfile, str(descriptor.digest))
+    pinned = (
+        destination.with_digest(descriptor.digest).pinned()
+        if isinstance(destination, RegistryReference)
+        else ""
+    )
+    if args.json:
+        document = {
+            "digest": str(descriptor.digest),
+            "mediaType": descriptor.media_type,
+            "size": descriptor.size,
+            "destination": str(args.destination),
+        }
+        if pinned:
+            document["reference"] = pinned
+        print_json(document)
+    else:
+        print(pinned or descriptor.digest)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     """Copy one image and print its manifest digest."""
-    image = open_image(args.source)
-    progress = BlobProgress("copy", [d for d, _ in image.blobs()], quiet=args.quiet)
-    descriptor = save_image(image, args.destination, progress=progress, verify=not args.no_verify)
-    progress.finish()
-    write_digestfile(args.digestfile, str(descriptor.digest))
-    if args.json:
-        print_json(
-            {
-                "digest": str(descriptor.digest),
-                "mediaType": descriptor.media_type,
-                "size": descriptor.size,
-                "destination": args.destination,
-            }
-        )
-    else:
-        print(descriptor.digest)
-    return 0
+    return transfer(
+        args, parse_reference(args.source), parse_reference(args.destination), verb="copy"
+    )
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the subcommand."""
-    parser = sub.add_parser("copy", help="copy an image between transports", description=__doc__)
-    parser.add_argument("source", metavar="SRC")
-    parser.add_argument("destination", metavar="DST")
+def add_transfer_flags(parser: argparse.ArgumentParser, *, sides: bool) -> None:
+    """``--digestfile``, ``--no-verify``, ``--platform`` and the registry flags."""
     parser.add_argument(
         "--digestfile", metavar="FILE", help="also write the manifest digest to FILE"
     )
@@ -47,4 +81,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="do not re-hash blobs copied byte for byte from a local source (sizes are still"
         " checked)",
     )
+    add_platform_flag(parser)
+    add_registry_flags(parser, prefixes=("src", "dest") if sides else (), push=True)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the subcommand."""
+    parser = sub.add_parser("copy", help="copy an image between transports", description=__doc__)
+    parser.add_argument("source", metavar="SRC")
+    parser.add_argument("destination", metavar="DST")
+    add_transfer_flags(parser, sides=True)
     parser.set_defaults(func=run)

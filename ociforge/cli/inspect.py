@@ -9,6 +9,7 @@ from typing import Any
 from ..image import Image
 from ..transports import open_image
 from ._output import print_json
+from ._registry import add_platform_flag, add_registry_flags, registry_options
 
 __all__ = ["describe", "register"]
 
@@ -44,7 +45,7 @@ def describe(image: Image) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Inspect one image."""
-    image = open_image(args.image)
+    image = open_image(args.image, platform=args.platform, registry=registry_options(args))
     if args.raw:
         sys.stdout.buffer.write(image.raw_manifest)
     elif args.config:
@@ -64,4 +65,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--raw", action="store_true", help="print the exact manifest bytes")
     what.add_argument("--config", action="store_true", help="print the exact config bytes")
+    add_platform_flag(parser)
+    add_registry_flags(parser)
     parser.set_defaults(func=run)

@@ -1,0 +1,70 @@
+"""How to reach a registry: credentials, TLS, parallelism, upload shape, retries, progress."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..spec import Descriptor
+    from .credentials import Credentials
+
+__all__ = ["RegistryOptions", "RetryPolicy", "TlsOptions", "TransferProgress"]
+
+#: Called as ``progress(descriptor, done)`` with the bytes of that blob transferred so far.
+TransferProgress = Callable[["Descriptor", int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TlsOptions:
+    """``--tls-verify`` and ``--cert-dir``: how to check the registry and prove who we are."""
+
+    verify: bool = True
+    cert_dir: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently to repeat a failed request."""
+
+    attempts: int = 6
+    backoff: float = 0.25
+    max_backoff: float = 8.0
+    max_retry_after: float = 60.0
+    connect_timeout: float = 30.0
+    read_timeout: float = 300.0
+
+    def delay(self, attempt: int, retry_after: float = 0.0) -> float:
+        """Seconds to wait before attempt ``attempt + 1``: backoff with jitter, or Retry-After."""
+        backoff = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+        jittered = backoff * (0.5 + random.random() / 2)  # jitter, not a secret
+        return float(max(jittered, min(retry_after, self.max_retry_after)))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegistryOptions:
+    """Options for talking to a registry, mirroring skopeo's flags where it has them.
+
+    ``creds`` is ``--creds USER:PASSWORD`` (or ready :class:`Credentials`); without it the
+    auth files and credential helpers are searched (``authfile`` first). ``chunk_size`` 0
+    uploads each blob in one streaming ``PUT``; otherwise in ``PATCH`` chunks of that size
+    (raised to the registry's ``OCI-Chunk-Min-Length``). ``mount_from`` names repositories of
+    the same registry whose blobs may be mounted instead of uploaded.
+    """
+
+    creds: str | Credentials | None = field(default=None, repr=False)
+    authfile: str | None = None
+    tls_verify: bool = True
+    cert_dir: str | None = None
+    jobs: int = 4
+    chunk_size: int = 0
+    mount_from: tuple[str, ...] = ()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    progress: TransferProgress | None = field(default=None, compare=False)
+
+    @property
+    def tls(self) -> TlsOptions:
+        """The TLS part."""
+        return TlsOptions(verify=self.tls_verify, cert_dir=self.cert_dir)

@@ -1,0 +1,348 @@
+"""The only network code: HTTP(S) on requests with TLS options, timeouts, retries and limits.
+
+Every request has a connect and a read timeout. Requests that can be repeated (no body, or a
+body held in memory) are retried with jittered exponential backoff after connection errors,
+``429`` (waiting at least its ``Retry-After``) and ``502``/``503``/``504``/``500``. Response
+bodies are read to a limit and never buffered beyond it. TLS uses the system CAs, plus
+``ca.crt``-style roots and ``client.cert``/``client.key`` pairs from a ``--cert-dir``.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
+
+import requests
+import requests.adapters
+import urllib3
+
+from ..errors import RegistryError, SizeMismatch, TransportError
+from ..streams import CHUNK_SIZE
+from .options import RetryPolicy, TlsOptions
+from .protocol import MAX_ERROR_BYTES, Request, parse_retry_after
+
+if TYPE_CHECKING:
+    from requests.adapters import _HostParams, _PoolKwargs
+
+__all__ = [
+    "Body",
+    "Response",
+    "Transport",
+    "describe_exception",
+    "ssl_context",
+]
+
+_RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+_T = TypeVar("_T")
+_USER_AGENT: Final = "ociforge"
+
+
+class Body(Protocol):
+    """An upload body: ``read(n)`` and ``len()``, so requests sends a Content-Length.
+
+    Deliberately not an ``io.RawIOBase``: requests would then add ``Transfer-Encoding:
+    chunked`` beside the length and the registry would misread the body.
+    """
+
+    def read(self, size: int = -1, /) -> bytes: ...
+    def __len__(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A response read to its end (or to a limit): status, headers and body bytes."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    body: bytes
+    url: str
+
+
+def ssl_context(options: TlsOptions) -> ssl.SSLContext:
+    """The TLS context for a registry: system roots plus ``cert_dir``'s, or no checks at all.
+
+    In ``cert_dir`` (the ``/etc/containers/certs.d/HOST`` layout) every ``*.crt`` is a root
+    and every ``NAME.cert`` needs its ``NAME.key``.
+    """
+    if options.verify:
+        context = ssl.create_default_context()
+    else:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    directory = options.cert_dir
+    if directory:
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError as exc:
+            raise RegistryError(f"--cert-dir {directory}: {exc.strerror}") from None
+        for name in names:
+            path = os.path.join(directory, name)
+            try:
+                if name.endswith(".crt") and options.verify:
+                    context.load_verify_locations(cafile=path)
+                elif name.endswith(".cert"):
+                    key = path[: -len(".cert")] + ".key"
+                    if not os.path.exists(key):
+                        raise RegistryError(f"--cert-dir {directory}: {name} has no matching .key")
+                    context.load_cert_chain(path, key)
+            except (ssl.SSLError, OSError) as exc:
+                raise RegistryError(f"--cert-dir {directory}: cannot load {name}: {exc}") from None
+    return context
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    """Connections with our TLS context and 1 MiB socket writes for upload bodies."""
+
+    def __init__(self, context: ssl.SSLContext, pool_size: int) -> None:
+        self._context = context
+        super().__init__(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **kwargs: Any
+    ) -> None:
+        # urllib3 otherwise reads upload bodies 16 KiB at a time.
+        super().init_poolmanager(connections, maxsize, block, blocksize=CHUNK_SIZE, **kwargs)
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> tuple[_HostParams, _PoolKwargs]:
+        host, _ = super().build_connection_pool_key_attributes(request, verify, cert)
+        checks = self._context.verify_mode != ssl.CERT_NONE
+        return host, {
+            "ssl_context": self._context,
+            "cert_reqs": "CERT_REQUIRED" if checks else "CERT_NONE",
+        }
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        # Verification is configured in the context; requests would load certifi's bundle.
+        return
+
+
+def describe_exception(exc: BaseException) -> str:
+    """A short reason for a connection-level failure, for one-line messages."""
+    chain = _causes(exc)
+    for current in chain:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return f"TLS certificate verification failed: {current.verify_message}"
+        if isinstance(current, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(current, ConnectionResetError):
+            return "connection reset by peer"
+        if isinstance(current, TimeoutError | requests.Timeout | urllib3.exceptions.TimeoutError):
+            return "timed out"
+    for current in chain:
+        if isinstance(current, ssl.SSLError):
+            return f"TLS error: {current.reason or current}"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError | urllib3.exceptions.ProtocolError):
+        return "connection broken while reading the response"
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        nxt = current.__cause__ or current.__context__
+        if nxt is None and current.args and isinstance(current.args[0], BaseException):
+            nxt = current.args[0]
+        current = nxt
+    return chain
+
+
+def _tls_failure(exc: BaseException) -> bool:
+    return any(
+        isinstance(e, ssl.SSLError | requests.exceptions.SSLError | urllib3.exceptions.SSLError)
+        for e in _causes(exc)
+    )
+
+
+#: The exceptions that mean "the connection failed", whatever layer raised them.
+CONNECTION_ERRORS: Final = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    urllib3.exceptions.HTTPError,
+    ssl.SSLError,
+    OSError,
+)
+
+
+class Transport:
+    """HTTP for one registry (and its token server), shared by every thread of a transfer."""
+
+    def __init__(
+        self,
+        *,
+        tls: TlsOptions | None = None,
+        retry: RetryPolicy | None = None,
+        pool_size: int = 8,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.tls = tls or TlsOptions()
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = _USER_AGENT
+        adapter = _Adapter(ssl_context(self.tls), pool_size)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        if not self.tls.verify:
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        self._lock = threading.Lock()
+        self.requests_sent = 0
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self._session.close()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait before a retry (tests substitute a clock that does not)."""
+        self._sleep(seconds)
+
+    def _send_once(
+        self,
+        request: Request,
+        *,
+        authorization: str | None,
+        body: bytes | Body | None,
+        redirects: bool,
+        what: str,
+    ) -> requests.Response:
+        headers = dict(request.headers)
+        if authorization:
+            headers["Authorization"] = authorization
+        with self._lock:
+            self.requests_sent += 1
+        try:
+            return self._session.request(
+                request.method,
+                request.url,
+                headers=headers,
+                data=body,
+                stream=True,
+                allow_redirects=redirects,
+                timeout=(self.retry.connect_timeout, self.retry.read_timeout),
+            )
+        except requests.exceptions.InvalidURL as exc:
+            raise RegistryError(f"{what}: invalid URL: {exc}") from None
+        except CONNECTION_ERRORS as exc:
+            error = TransportError(f"{what}: {describe_exception(exc)}")
+            # A failed TLS handshake fails the same way every time; only drops are worth a retry.
+            error.temporary = not _tls_failure(exc)
+            raise error from exc
+
+    def _perform(
+        self,
+        request: Request,
+        consume: Callable[[requests.Response], _T],
+        *,
+        authorization: str | None,
+        body: bytes | Body | None,
+        repeatable: bool,
+        redirects: bool,
+        what: str,
+    ) -> _T:
+        attempt = 0
+        while True:
+            attempt += 1
+            last = not repeatable or attempt >= self.retry.attempts
+            try:
+                response = self._send_once(
+                    request, authorization=authorization, body=body, redirects=redirects, what=what
+                )
+                if response.status_code not in _RETRY_STATUSES or last:
+                    return consume(response)
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                response.close()
+            except TransportError as exc:
+                if last or not exc.temporary:
+                    raise
+                retry_after = 0.0
+            self.sleep(self.retry.delay(attempt, retry_after))
+
+    def open(self, request: Request, *, authorization: str | None, what: str) -> requests.Response:
+        """Send a body-less ``GET`` and return the open response (body unread; close it).
+
+        Like every repeatable request it is sent again after a connection failure, a ``429``
+        or a ``5xx``, at most :attr:`RetryPolicy.attempts` times in all. Redirects are
+        followed (blobs are often served from a storage host); requests drops the
+        Authorization header when a redirect changes host.
+        """
+        return self._perform(
+            request,
+            lambda response: response,
+            authorization=authorization,
+            body=None,
+            repeatable=True,
+            redirects=True,
+            what=what,
+        )
+
+    def request(
+        self,
+        request: Request,
+        *,
+        authorization: str | None = None,
+        body: bytes | Body | None = None,
+        repeatable: bool = True,
+        redirects: bool = False,
+        limit: int,
+        what: str,
+    ) -> Response:
+        """Send ``request`` and read the response body, up to ``limit`` bytes.
+
+        A success body over ``limit`` is an error; an error body is cut at 64 KiB. A body
+        cut short by the connection counts as a connection failure (and is retried).
+        """
+
+        def consume(response: requests.Response) -> Response:
+            try:
+                ok = response.status_code < 400
+                cap = limit if ok else MAX_ERROR_BYTES
+                content = (
+                    b"" if request.method == "HEAD" else read_limited(response, cap, what=what)
+                )
+                if ok and len(content) > limit:
+                    raise SizeMismatch(f"{what}: response larger than {limit} bytes; refused")
+                return Response(
+                    response.status_code,
+                    response.reason or "",
+                    response.headers,
+                    content[:cap],
+                    response.url,
+                )
+            finally:
+                response.close()
+
+        return self._perform(
+            request,
+            consume,
+            authorization=authorization,
+            body=body,
+            repeatable=repeatable,
+            redirects=redirects,
+            what=what,
+        )
+
+
+def read_limited(response: requests.Response, limit: int, *, what: str) -> bytes:
+    """Up to ``limit + 1`` bytes of a streamed response body (one more shows it is too long)."""
+    parts: list[bytes] = []
+    total = 0
+    try:
+        for chunk in response.iter_content(64 * 1024):
+            parts.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                break
+    except CONNECTION_ERRORS as exc:
+        raise TransportError(f"{what}: {describe_exception(exc)}") from exc
+    return b"".join(parts)[: limit + 1]
