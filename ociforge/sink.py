@@ -51,9 +51,17 @@ class ParallelImageSink(ImageSink, Protocol):
     """A sink that takes all blobs at once, to transfer them in its own order and in parallel."""
 
     def add_blobs(
-        self, blobs: Sequence[tuple[Descriptor, BlobSource]], *, progress: Progress | None = None
+        self,
+        blobs: Sequence[tuple[Descriptor, BlobSource]],
+        *,
+        manifest: Descriptor | None = None,
+        progress: Progress | None = None,
     ) -> None:
-        """Add every blob it lacks (checking itself), reporting through ``progress``."""
+        """Add every blob it lacks (checking itself), reporting through ``progress``.
+
+        ``manifest`` names the manifest the blobs belong to: a sink that already holds it
+        (and so, by its own rules, every blob it references) may skip the blobs at once.
+        """
         ...
 
 
@@ -65,7 +73,7 @@ def write_image(
     Blobs the sink already has are skipped. The caller commits or aborts the sink.
     """
     if isinstance(sink, ParallelImageSink):
-        sink.add_blobs(image.blobs(), progress=progress)
+        sink.add_blobs(image.blobs(), manifest=image.descriptor(), progress=progress)
     else:
         for descriptor, source in image.blobs():
             if sink.has_blob(descriptor.digest):

@@ -121,9 +121,11 @@ def parse_challenges(header: str) -> tuple[Challenge, ...]:
             if pos < len(header) and header[pos] == '"':
                 value, pos = _quoted(header, pos + 1)
             else:
-                value_match = _TOKEN.match(header, pos)
-                value = value_match.group() if value_match else ""
-                pos = value_match.end() if value_match else pos
+                # RFC 7235 wants a token here; registries are lenient, so take up to a comma.
+                end = pos
+                while end < len(header) and header[end] not in ", \t":
+                    end += 1
+                value, pos = header[pos:end], end
             challenges[-1][1][word.lower()] = value
             continue
         challenges.append((word.lower(), {}))

@@ -46,6 +46,26 @@ class UploadSession:
     chunk_min: int = 0
 
 
+class _CurrentAuthorization:
+    """The Authorization value for one request, asked for at each attempt; remembers the last.
+
+    After a ``401`` the authenticator drops what was rejected and fetches anew, so the next
+    attempt carries a renewed token (or fails with one clear error).
+    """
+
+    def __init__(self, auth: Authenticator, scopes: Sequence[Scope]) -> None:
+        self._auth = auth
+        self._scopes = scopes
+        self.used: str | None = None
+
+    def __call__(self) -> str | None:
+        self.used = self._auth.authorization(self._scopes)
+        return self.used
+
+    def challenged(self, header: str | None) -> None:
+        self._auth.challenged(header, self._scopes, rejected=self.used)
+
+
 class RegistryClient:
     """The distribution API for one repository, with credentials found for it.
 
@@ -187,15 +207,12 @@ class RegistryClient:
 
         Statuses outside ``ok`` (and 404 when the caller lists it) raise one-line errors.
         """
-        auth = self.auth
-        header = auth.authorization(scopes)
+        header = _CurrentAuthorization(self.auth, scopes)
         response = self.transport.request(
             request, authorization=header, body=body, limit=limit, what=f"{self.label}: {what}"
         )
         if response.status == 401:
-            header = auth.challenged(
-                response.headers.get("WWW-Authenticate"), scopes, rejected=header
-            )
+            header.challenged(response.headers.get("WWW-Authenticate"))
             response = self.transport.request(
                 request, authorization=header, body=body, limit=limit, what=f"{self.label}: {what}"
             )
@@ -211,8 +228,7 @@ class RegistryClient:
         A ``401`` renews the authorization and raises :class:`TransportError` (temporary), so
         the caller resumes the upload the way it resumes after a dropped connection.
         """
-        auth = self.auth
-        header = auth.authorization(scopes)
+        header = _CurrentAuthorization(self.auth, scopes)
         response = self.transport.request(
             request,
             authorization=header,
@@ -222,7 +238,7 @@ class RegistryClient:
             what=f"{self.label}: {what}",
         )
         if response.status == 401:
-            auth.challenged(response.headers.get("WWW-Authenticate"), scopes, rejected=header)
+            header.challenged(response.headers.get("WWW-Authenticate"))
             raise TransportError(f"{self.label}: {what}: authorization expired during the upload")
         return response
 
@@ -259,6 +275,12 @@ class RegistryClient:
                 )
         return raw, proto.media_type_of(response.headers)
 
+    def manifest_exists(self, digest: Digest) -> bool:
+        """``HEAD`` a manifest by digest: True if this repository holds it."""
+        request = proto.manifest_request("HEAD", self.base, self.repository, str(digest))
+        response = self.call(request, self.pull_scopes(), ok=(200, 404), what=f"manifest {digest}")
+        return response.status == 200
+
     def put_manifest(self, reference: str, raw: bytes, media_type: str) -> Digest:
         """Store a manifest's exact bytes under a digest or tag; return the registry's digest."""
         what = f"manifest {reference}"
@@ -287,13 +309,11 @@ class RegistryClient:
         what = f"{self.label}: blob {digest}"
         scopes = self.pull_scopes()
         request = proto.blob_request("GET", self.base, self.repository, digest, offset=offset)
-        header = self.auth.authorization(scopes)
+        header = _CurrentAuthorization(self.auth, scopes)
         response = self.transport.open(request, authorization=header, what=what)
         if response.status_code == 401:
             response.close()
-            header = self.auth.challenged(
-                response.headers.get("WWW-Authenticate"), scopes, rejected=header
-            )
+            header.challenged(response.headers.get("WWW-Authenticate"))
             response = self.transport.open(request, authorization=header, what=what)
         if response.status_code in (200, 206):
             return response

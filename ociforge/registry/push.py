@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from typing import IO, Final
 
 from .. import mediatypes as mt
@@ -87,6 +88,13 @@ class _BlobBody:
         return data
 
 
+@dataclass(slots=True)
+class _Upload:
+    """The latest upload session the registry confirmed for one blob (None: start anew)."""
+
+    session: UploadSession | None
+
+
 class _Counter:
     """Bytes of one blob the registry has (or is being sent), for progress callbacks."""
 
@@ -156,10 +164,25 @@ class RegistrySink:
         self._transfer(descriptor, source, None)
 
     def add_blobs(
-        self, blobs: Sequence[tuple[Descriptor, BlobSource]], *, progress: Progress | None = None
+        self,
+        blobs: Sequence[tuple[Descriptor, BlobSource]],
+        *,
+        manifest: Descriptor | None = None,
+        progress: Progress | None = None,
     ) -> None:
-        """Push every blob the registry lacks: layers in parallel, largest first, then the rest."""
+        """Push every blob the registry lacks: layers in parallel, largest first, then the rest.
+
+        If the repository already has ``manifest``, nothing is checked blob by blob: a
+        registry accepts a manifest only when every blob it references is present, so a
+        re-push costs one ``HEAD``.
+        """
         self._login()
+        if manifest is not None and self.client.manifest_exists(manifest.digest):
+            for descriptor, _ in blobs:
+                self._count("skip")
+                if progress:
+                    progress("skip", descriptor)
+            return
         layers = [b for b in blobs if mt.is_layer(b[0].media_type)]
         others = [b for b in blobs if not mt.is_layer(b[0].media_type)]
         layers.sort(key=lambda item: item[0].size, reverse=True)
@@ -272,12 +295,12 @@ class RegistrySink:
         counter = _Counter(descriptor, self.options)
         policy = self.options.retry
         failures = 0
-        current: UploadSession | None = session
+        state = _Upload(session)
         while True:
             try:
-                if current is None:
-                    current = self._start()
-                self._send(descriptor, source, current, counter)
+                if state.session is None:
+                    state.session = self._start()
+                self._send(descriptor, source, state, counter)
                 return
             except (TransportError, RegistryResponseError) as exc:
                 if isinstance(exc, _Cancelled) or not exc.temporary:
@@ -287,11 +310,15 @@ class RegistrySink:
                     raise
                 retry_after = exc.retry_after if isinstance(exc, RegistryResponseError) else 0.0
                 self.client.transport.sleep(policy.delay(failures, retry_after))
-                current = self.client.upload_status(current) if current is not None else None
+                # Ask where the upload stands (the last session the registry confirmed); if it
+                # forgot the session, the next round starts a new one from byte 0.
+                state.session = self.client.upload_status(state.session) if state.session else None
 
     def _send(
-        self, descriptor: Descriptor, source: BlobSource, session: UploadSession, counter: _Counter
+        self, descriptor: Descriptor, source: BlobSource, state: _Upload, counter: _Counter
     ) -> None:
+        session = state.session
+        assert session is not None
         size = descriptor.size
         counter.set(session.offset)
         if size <= _INLINE_MAX and session.offset == 0:
@@ -304,7 +331,7 @@ class RegistrySink:
         with self._open_at(descriptor, source, session.offset) as reader:
             while chunk and size - session.offset > chunk:
                 body = _BlobBody(reader, chunk, final=False, on_read=counter, stop=self._stop)
-                session = self.client.upload_chunk(session, body)
+                session = state.session = self.client.upload_chunk(session, body)
             body = _BlobBody(
                 reader, size - session.offset, final=True, on_read=counter, stop=self._stop
             )

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import io
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import replace
 from typing import IO, TYPE_CHECKING, cast
 
-from ..blobs import BytesSource, FileRange
+from ..blobs import FileRange
 from ..errors import SizeMismatch, TransportError
 from ..image import Image, resolve_image
 from ..streams import VerifyingReader
@@ -24,6 +23,7 @@ from .transport import CONNECTION_ERRORS, describe_exception
 if TYPE_CHECKING:
     import requests
 
+    from ..digest import Digest
     from ..spec import Descriptor, Platform
     from .reference import RegistryReference
 
@@ -124,6 +124,11 @@ class RemoteBlobSource:
 
     def __init__(self, client: RegistryClient) -> None:
         self.client = client
+        self._memory: dict[Digest, bytes] = {}
+
+    def remember(self, digest: Digest, data: bytes) -> None:
+        """Serve ``data`` (already verified) for ``digest`` from memory from now on."""
+        self._memory[digest] = data
 
     @property
     def name(self) -> str:
@@ -140,13 +145,21 @@ class RemoteBlobSource:
         return self.client.repository
 
     def open_blob(self, descriptor: Descriptor) -> IO[bytes]:
+        what = f"{self.client.label}: blob {descriptor.digest}"
+        held = self._memory.get(descriptor.digest)
+        if held is not None:
+            reader = io.BytesIO(held)
+            return cast(
+                IO[bytes],
+                VerifyingReader(reader, digest=descriptor.digest, size=descriptor.size, what=what),
+            )
         return cast(
             IO[bytes],
             VerifyingReader(
                 _ResumingBlobReader(self.client, descriptor),
                 digest=descriptor.digest,
                 size=descriptor.size,
-                what=f"{self.client.label}: blob {descriptor.digest}",
+                what=what,
             ),
         )
 
@@ -181,5 +194,5 @@ def open_remote_image(
         media_type=media_type,
     )
     # The config was read (and verified) to build the image; serve it from memory from now on.
-    config = BytesSource({image.config.digest: image.raw_config}, name=client.label)
-    return replace(image, _config_source=config)
+    source.remember(image.config.digest, image.raw_config)
+    return image

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from requests.adapters import _HostParams, _PoolKwargs
 
 __all__ = [
+    "Authorization",
     "Body",
     "Response",
     "Transport",
@@ -39,6 +40,9 @@ __all__ = [
 
 _RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 _T = TypeVar("_T")
+
+#: An Authorization header value, or a callable giving the current one (None: send none).
+Authorization = str | None | Callable[[], str | None]
 _USER_AGENT: Final = "ociforge"
 
 
@@ -128,6 +132,7 @@ class _Adapter(requests.adapters.HTTPAdapter):
 def describe_exception(exc: BaseException) -> str:
     """A short reason for a connection-level failure, for one-line messages."""
     chain = _causes(exc)
+    # The innermost OS error says most; urllib3 wraps refusals in "timeout" classes.
     for current in chain:
         if isinstance(current, ssl.SSLCertVerificationError):
             return f"TLS certificate verification failed: {current.verify_message}"
@@ -135,11 +140,12 @@ def describe_exception(exc: BaseException) -> str:
             return "connection refused"
         if isinstance(current, ConnectionResetError):
             return "connection reset by peer"
-        if isinstance(current, TimeoutError | requests.Timeout | urllib3.exceptions.TimeoutError):
-            return "timed out"
     for current in chain:
         if isinstance(current, ssl.SSLError):
             return f"TLS error: {current.reason or current}"
+    for current in chain:
+        if isinstance(current, TimeoutError | requests.Timeout | urllib3.exceptions.TimeoutError):
+            return "timed out"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError | urllib3.exceptions.ProtocolError):
         return "connection broken while reading the response"
     return " ".join(str(exc).split())[:200] or type(exc).__name__
@@ -211,14 +217,16 @@ class Transport:
         self,
         request: Request,
         *,
-        authorization: str | None,
+        authorization: Authorization,
         body: bytes | Body | None,
         redirects: bool,
         what: str,
     ) -> requests.Response:
         headers = dict(request.headers)
-        if authorization:
-            headers["Authorization"] = authorization
+        # Asked afresh for every attempt: a token may lapse while a retry waits.
+        value = authorization() if callable(authorization) else authorization
+        if value:
+            headers["Authorization"] = value
         with self._lock:
             self.requests_sent += 1
         try:
@@ -244,7 +252,7 @@ class Transport:
         request: Request,
         consume: Callable[[requests.Response], _T],
         *,
-        authorization: str | None,
+        authorization: Authorization,
         body: bytes | Body | None,
         repeatable: bool,
         redirects: bool,
@@ -268,7 +276,9 @@ class Transport:
                 retry_after = 0.0
             self.sleep(self.retry.delay(attempt, retry_after))
 
-    def open(self, request: Request, *, authorization: str | None, what: str) -> requests.Response:
+    def open(
+        self, request: Request, *, authorization: Authorization, what: str
+    ) -> requests.Response:
         """Send a body-less ``GET`` and return the open response (body unread; close it).
 
         Like every repeatable request it is sent again after a connection failure, a ``429``
@@ -290,7 +300,7 @@ class Transport:
         self,
         request: Request,
         *,
-        authorization: str | None = None,
+        authorization: Authorization = None,
         body: bytes | Body | None = None,
         repeatable: bool = True,
         redirects: bool = False,

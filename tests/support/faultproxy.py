@@ -2,8 +2,9 @@
 
 It forwards requests byte for byte (the ``Host`` header untouched, so the registry's upload
 ``Location`` URLs point back at the proxy) and applies :class:`Fault` rules: reset the
-connection after N bytes of a request or response body, or answer a request itself (``429``
-with ``Retry-After``). ``log`` records every request it saw, with the time it arrived.
+connection after N bytes of a request or response body, answer a request itself (``429``
+with ``Retry-After``), hold a request back for a while, add response headers, or flip a byte
+of a response body. ``log`` records every request it saw, with the time it arrived.
 """
 
 from __future__ import annotations
@@ -23,21 +24,25 @@ _MAX_HEAD = 64 * 1024
 class Fault:
     """Apply ``action`` to the next ``times`` requests whose method and path match."""
 
-    action: Literal["reset_request", "reset_response", "respond"]
+    action: Literal["reset_request", "reset_response", "respond", "delay", "header", "corrupt"]
     method: str = ""
     path: str = ""
     after: int = 0
     times: int = 1
     status: int = 429
     headers: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    #: Let this many matching requests through untouched first.
+    skip: int = 0
     hits: int = 0
 
     def matches(self, method: str, path: str) -> bool:
-        return (
-            self.hits < self.times
-            and (not self.method or self.method == method)
-            and self.path in path
-        )
+        if (self.method and self.method != method) or self.path not in path:
+            return False
+        if self.skip:
+            self.skip -= 1
+            return False
+        return self.hits < self.times
 
 
 @dataclass
@@ -155,26 +160,29 @@ class FaultProxy:
                     seen.status = fault.status
                     self._respond(client, fault)
                     continue
+                if fault is not None and fault.action == "delay":
+                    time.sleep(fault.seconds)
                 if upstream is None:
                     upstream = socket.create_connection(self._upstream)
                     uin = upstream.makefile("rb")
                 assert uin is not None
-                upstream.sendall(b"".join(head) + b"\r\n")
-                limit = (
-                    fault.after if fault is not None and fault.action == "reset_request" else None
-                )
+                action = fault.after if fault is not None else 0, fault.action if fault else ""
+                limit = action[0] if action[1] == "reset_request" else None
                 if limit == 0:
-                    raise _Reset
+                    raise _Reset  # dropped before the registry saw anything
+                upstream.sendall(b"".join(head) + b"\r\n")
                 self._body(head, cin, upstream, limit, request=True, method=method)
                 response = _read_head(uin)
                 if not response:
                     return
                 seen.status = int(response[0].split()[1])
-                client.sendall(b"".join(response) + b"\r\n")
-                limit = (
-                    fault.after if fault is not None and fault.action == "reset_response" else None
-                )
-                self._body(response, uin, client, limit, request=False, method=method)
+                extra = b""
+                if action[1] == "header" and fault is not None:
+                    extra = "".join(f"{k}: {v}\r\n" for k, v in fault.headers.items()).encode()
+                client.sendall(b"".join(response) + extra + b"\r\n")
+                limit = action[0] if action[1] == "reset_response" else None
+                flip = action[0] if action[1] == "corrupt" else None
+                self._body(response, uin, client, limit, request=False, method=method, flip=flip)
                 if (
                     "close" in _header(head, b"connection").lower()
                     or "close" in _header(response, b"connection").lower()
@@ -218,11 +226,15 @@ class FaultProxy:
         *,
         request: bool,
         method: str,
+        flip: int | None = None,
     ) -> None:
         sent = 0
 
         def forward(data: bytes) -> None:
             nonlocal sent
+            if flip is not None and sent <= flip < sent + len(data):
+                index = flip - sent
+                data = data[:index] + bytes([data[index] ^ 0xFF]) + data[index + 1 :]
             if limit is not None and sent + len(data) >= limit:
                 sink.sendall(data[: max(0, limit - sent)])
                 raise _Reset

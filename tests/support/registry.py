@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from ociforge import RegistryOptions
 from tests.support.pki import tls_pair
 from tests.support.tokenserver import ISSUER, SERVICE, TokenServer
 from tests.support.tools import need
@@ -210,3 +211,29 @@ def start_registry(
         registry.stop()
         raise RuntimeError(f"registry did not start:\n{log.read_text(errors='replace')[-2000:]}")
     return registry
+
+
+def ociforge_flags(registry: Registry, side: str = "") -> list[str]:
+    """ociforge (and skopeo) flags to reach ``registry``: TLS and credentials."""
+    dash = f"{side}-" if side else ""
+    flags = [f"--{dash}tls-verify=false"] if registry.scheme == "http" else []
+    if registry.cert_dir is not None:
+        flags.append(f"--{dash}cert-dir={registry.cert_dir}")
+    if registry.user:
+        flags.append(f"--{dash}creds={registry.creds}")
+    return flags
+
+
+def skopeo_flags(registry: Registry, side: str = "") -> list[str]:
+    """skopeo uses the same flag names as ociforge (by design)."""
+    return ociforge_flags(registry, side)
+
+
+def options_for(registry: Registry, **extra: object) -> RegistryOptions:
+    """``RegistryOptions`` reaching ``registry`` (TLS trust, credentials) plus ``extra``."""
+    return RegistryOptions(
+        tls_verify=registry.scheme == "https",
+        cert_dir=str(registry.cert_dir) if registry.cert_dir else None,
+        creds=registry.creds if registry.user else None,
+        **extra,  # type: ignore[arg-type]
+    )
