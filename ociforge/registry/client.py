@@ -26,7 +26,14 @@ from ..errors import (
 )
 from ..spec import MAX_MANIFEST_BYTES
 from . import protocol as proto
-from .auth import MAX_TOKEN_BYTES, Authenticator, Scope, TokenRequest, repository_scope
+from .auth import (
+    MAX_TOKEN_BYTES,
+    Authenticator,
+    Scope,
+    TokenRequest,
+    parse_challenges,
+    repository_scope,
+)
 from .credentials import find_credentials
 from .options import RegistryOptions
 from .reference import RegistryReference
@@ -185,9 +192,16 @@ class RegistryClient:
 
     def _error(self, response: Response, what: str) -> RegistryError:
         code, line = proto.describe_error(response.status, response.reason, response.body)
-        message = f"{self.label}: {what}: {line}" if what else f"{self.label}: {line}"
         if response.status == 401:
-            return AuthError(message)
+            # A fresh token refused with insufficient_scope: the credentials lack the right,
+            # which the registry's generic "authentication required" does not say.
+            challenges = parse_challenges(response.headers.get("WWW-Authenticate", ""))
+            for challenge in challenges:
+                if challenge.params.get("error") == "insufficient_scope":
+                    wanted = challenge.params.get("scope", "this operation")
+                    line = f"denied: access to {wanted} was not granted (insufficient_scope)"
+            return AuthError(f"{self.label}: {what}: {line}")
+        message = f"{self.label}: {what}: {line}"
         retry_after = proto.parse_retry_after(response.headers.get("Retry-After"))
         return RegistryResponseError(
             message, status=response.status, code=code, retry_after=retry_after

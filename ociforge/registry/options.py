@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .credentials import Credentials, parse_creds
+
 if TYPE_CHECKING:
     from ..spec import Descriptor
-    from .credentials import Credentials
 
 __all__ = ["RegistryOptions", "RetryPolicy", "TlsOptions", "TransferProgress"]
 
@@ -63,6 +64,11 @@ class RegistryOptions:
     mount_from: tuple[str, ...] = ()
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     progress: TransferProgress | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.creds, str):
+            # Checked now, so a malformed --creds fails before any connection is made.
+            object.__setattr__(self, "creds", parse_creds(self.creds))
 
     @property
     def tls(self) -> TlsOptions:

@@ -114,6 +114,7 @@ def start_registry(
     auth: Literal["none", "htpasswd", "token"] = "none",
     tls: bool = False,
     token: TokenServer | None = None,
+    client_ca: Path | None = None,
 ) -> Registry:
     """Start a registry with its data under ``root``; stop it with :meth:`Registry.stop`."""
     need("docker-registry")
@@ -145,6 +146,9 @@ def start_registry(
         cert_dir.mkdir()
         shutil.copy(cert, cert_dir / "ca.crt")
         lines += ["  tls:", f"    certificate: {cert}", f"    key: {key}"]
+        if client_ca is not None:
+            # Only clients presenting a certificate this CA signed get past the handshake.
+            lines += ["    clientcas:", f"      - {client_ca}"]
     user = password = ""
     if auth == "htpasswd":
         need("htpasswd")

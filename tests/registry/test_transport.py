@@ -1,0 +1,89 @@
+"""TLS and connection handling against the real registry: trust, client certs, plain HTTP."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+import ociforge
+from ociforge import RegistryError, RegistryOptions, TransportError
+from tests.support import images
+from tests.support.pki import tls_pair
+from tests.support.registry import Registry, start_registry
+
+
+def _push(image: images.BuiltImage, tmp_path: Path, target: str, options: RegistryOptions) -> str:
+    archive = images.write_archive(str(tmp_path / "in.ociarchive"), [(image, "")])
+    return str(ociforge.copy_image(f"oci-archive:{archive}", target, registry=options).digest)
+
+
+def test_untrusted_certificate_fails_once_and_clearly(
+    tls_registry: Registry, tmp_path: Path, small_image: images.BuiltImage
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(TransportError, match="certificate verification failed"):
+        _push(
+            small_image,
+            tmp_path,
+            tls_registry.ref("a:v1"),
+            RegistryOptions(creds=tls_registry.creds),
+        )
+    assert time.monotonic() - started < 2  # a handshake failure is not retried
+    assert tls_registry.requests() == []
+
+
+def test_cert_dir_trusts_the_registry(
+    tls_registry: Registry, tmp_path: Path, small_image: images.BuiltImage
+) -> None:
+    options = RegistryOptions(creds=tls_registry.creds, cert_dir=str(tls_registry.cert_dir))
+    assert _push(small_image, tmp_path, tls_registry.ref("a:v1"), options) == small_image.digest
+
+
+def test_tls_verify_false_skips_the_check(
+    tls_registry: Registry, tmp_path: Path, small_image: images.BuiltImage
+) -> None:
+    options = RegistryOptions(creds=tls_registry.creds, tls_verify=False)
+    assert _push(small_image, tmp_path, tls_registry.ref("a:v1"), options) == small_image.digest
+
+
+def test_plain_http_needs_tls_verify_false(
+    registry: Registry, tmp_path: Path, small_image: images.BuiltImage
+) -> None:
+    with pytest.raises(TransportError, match="--tls-verify=false"):
+        _push(small_image, tmp_path, registry.ref("a:v1"), RegistryOptions())
+    assert (
+        _push(small_image, tmp_path, registry.ref("a:v1"), RegistryOptions(tls_verify=False))
+        == small_image.digest
+    )
+
+
+def test_client_certificate_from_cert_dir(tmp_path: Path, small_image: images.BuiltImage) -> None:
+    client = tls_pair()
+    client_ca, _ = client.write(tmp_path / "client-ca", "ca")
+    registry = start_registry(tmp_path / "registry", tls=True, client_ca=client_ca)
+    try:
+        assert registry.cert_dir is not None
+        without = RegistryOptions(cert_dir=str(registry.cert_dir))
+        with pytest.raises(TransportError, match="TLS"):
+            _push(small_image, tmp_path, registry.ref("a:v1"), without)
+        (registry.cert_dir / "client.cert").write_bytes(client.cert_pem)
+        (registry.cert_dir / "client.key").write_bytes(client.key_pem)
+        assert _push(small_image, tmp_path, registry.ref("a:v1"), without) == small_image.digest
+    finally:
+        registry.stop()
+
+
+def test_cert_dir_mistakes_are_reported(tmp_path: Path) -> None:
+    directory = tmp_path / "certs"
+    directory.mkdir()
+    (directory / "client.cert").write_bytes(tls_pair().cert_pem)
+    with pytest.raises(RegistryError, match=r"client\.cert has no matching \.key"):
+        ociforge.open_image(
+            "docker://127.0.0.1:1/a:v1", registry=RegistryOptions(cert_dir=str(directory))
+        )
+    with pytest.raises(RegistryError, match="--cert-dir"):
+        ociforge.open_image(
+            "docker://127.0.0.1:1/a:v1", registry=RegistryOptions(cert_dir=str(tmp_path / "none"))
+        )
