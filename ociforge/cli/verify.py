@@ -8,13 +8,14 @@ import sys
 from ..transports import open_image
 from ..validate import validate_image
 from ._output import print_json
+from ._registry import add_platform_flag, add_registry_flags, registry_options
 
 __all__ = ["register"]
 
 
 def run(args: argparse.Namespace) -> int:
     """Verify one image."""
-    image = open_image(args.image)
+    image = open_image(args.image, platform=args.platform, registry=registry_options(args))
     tty = sys.stderr.isatty() and not args.quiet
 
     def on_layer(i: int, n: int) -> None:
@@ -48,4 +49,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="check compressed digests only, not the uncompressed diff_ids",
     )
+    add_platform_flag(parser)
+    add_registry_flags(parser)
     parser.set_defaults(func=run)

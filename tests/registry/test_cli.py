@@ -21,29 +21,25 @@ def _archive(tmp_path: Path, image: images.BuiltImage) -> str:
 def test_push_progress_goes_to_stderr_and_stdout_stays_clean(
     registry: Registry, tmp_path: Path, cosa_image: images.BuiltImage
 ) -> None:
+    # Interval 0: every plain progress line is printed, as a slow push in CI would show them.
     env = {**os.environ, "OCIFORGE_PROGRESS_INTERVAL": "0"}
-    result = ociforge(
-        "push",
-        f"oci-archive:{_archive(tmp_path, cosa_image)}",
-        registry.ref("cli/os:v1"),
-        "--tls-verify=false",
-        env=env,
-    )
+    source = f"oci-archive:{_archive(tmp_path, cosa_image)}"
+    result = ociforge("push", source, registry.ref("cli/os:v1"), "--tls-verify=false", env=env)
     assert result.code == 0, result.err
     assert result.out == f"{registry.host}/cli/os@{cosa_image.digest}\n"
     lines = result.err.splitlines()
-    assert any(line.startswith("ociforge: push: ") and "/51 blobs" in line for line in lines)
-    assert lines[-1].startswith("ociforge: push: 51 blobs copied")
-    again = ociforge(
-        "push",
-        f"oci-archive:{_archive(tmp_path, cosa_image)}",
-        registry.ref("cli/os:v1"),
-        "--tls-verify=false",
-    )
+    assert all(line.startswith("push: ") and "/51 blobs, " in line for line in lines)
+    assert lines[-1].startswith("push: 51/51 blobs")
+    again = ociforge("push", source, registry.ref("cli/os:v1"), "--tls-verify=false", env=env)
     assert again.code == 0, again.err
-    assert again.err.splitlines()[-1].startswith(
-        "ociforge: push: 0 blobs copied (0.0 MiB), 0 mounted, 51 already present"
+    assert "(51 already present)" in again.err.splitlines()[-1]
+    quiet = ociforge("push", source, registry.ref("cli/os:v1"), "--tls-verify=false", "-q", env=env)
+    assert (quiet.code, quiet.err) == (0, "")
+    as_json = json.loads(
+        ociforge("push", source, registry.ref("cli/os:v1"), "--tls-verify=false", "--json").out
     )
+    assert as_json["reference"] == f"{registry.host}/cli/os@{cosa_image.digest}"
+    assert as_json["digest"] == cosa_image.digest
 
 
 def test_inspect_a_registry_image(
@@ -190,3 +186,17 @@ def test_usage_errors_are_one_line(tmp_path: Path, small_image: images.BuiltImag
     bad_flag = ociforge("push", source, "docker://127.0.0.1:1/a:v1", "--tls-verify=maybe")
     assert bad_flag.code == 2
     assert "expected true or false" in bad_flag.err
+
+
+def test_verify_reads_every_blob_from_a_registry(
+    registry: Registry, tmp_path: Path, small_image: images.BuiltImage
+) -> None:
+    source = f"oci-archive:{_archive(tmp_path, small_image)}"
+    assert ociforge("push", source, registry.ref("v/img:v1"), "--tls-verify=false").code == 0
+    result = ociforge("verify", "--tls-verify=false", "--json", registry.ref("v/img:v1"))
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["digest"] == small_image.digest
+    assert report["layers"] == len(small_image.layers)
+    gets = [r for r in registry.requests() if r.method == "GET" and "/blobs/sha256:" in r.uri]
+    assert {r.uri.rsplit("/", 1)[1] for r in gets} >= {lay.digest for lay in small_image.layers}
