@@ -1,4 +1,4 @@
-"""Shared fixtures: isolated HOME and the stdlib-built sample images."""
+"""Shared fixtures: isolated HOME, the stdlib-built sample images, a real registry."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import images
+from tests.support.registry import Registry, start_registry
 
 
 @pytest.fixture(autouse=True)
@@ -54,3 +55,11 @@ def chdir_tmp(tmp_path: Path) -> Iterator[Path]:
         yield tmp_path
     finally:
         os.chdir(old)
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[Registry]:
+    """A fresh CNCF distribution registry on 127.0.0.1: no auth, plain HTTP."""
+    server = start_registry(tmp_path / "registry")
+    yield server
+    server.stop()

@@ -1,4 +1,4 @@
-"""Registry fixtures: a fresh real registry per test, in each auth/TLS mode."""
+"""Registry fixtures: a fresh real registry per test, in each auth/TLS mode (plain: conftest)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,6 @@ import pytest
 
 from tests.support.registry import Registry, start_registry
 from tests.support.tokenserver import TokenServer
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[Registry]:
-    """No auth, plain HTTP."""
-    server = start_registry(tmp_path / "registry")
-    yield server
-    server.stop()
 
 
 @pytest.fixture
