@@ -53,6 +53,20 @@ class UploadSession:
     chunk_min: int = 0
 
 
+def _with_hint(failure: TransportError, *, tls_verify: bool) -> TransportError:
+    """The error, with what to do about the two TLS failures people meet on private registries."""
+    text = str(failure)
+    if tls_verify and "WRONG_VERSION_NUMBER" in text:
+        hint = " (the registry speaks plain HTTP: use --tls-verify=false)"
+    elif "certificate verification failed" in text:
+        hint = " (trust its CA with --cert-dir DIR holding ca.crt, or use --tls-verify=false)"
+    else:
+        return failure
+    error = TransportError(text + hint)
+    error.temporary = failure.temporary
+    return error
+
+
 class _CurrentAuthorization:
     """The Authorization value for one request, asked for at each attempt; remembers the last.
 
@@ -113,7 +127,7 @@ class RegistryClient:
         with self._ping_lock:
             if self._auth is not None:
                 return
-            failure: RegistryError | None = None
+            failure: TransportError | None = None
             for scheme in self._schemes():
                 base = f"{scheme}://{self.reference.host}/v2/"
                 try:
@@ -143,11 +157,7 @@ class RegistryClient:
                 self._auth = auth
                 return
             assert failure is not None
-            if "TLS" in str(failure) and self.options.tls_verify:
-                raise TransportError(
-                    f"{failure} (for a registry without TLS use --tls-verify=false)"
-                ) from failure
-            raise failure
+            raise _with_hint(failure, tls_verify=self.options.tls_verify) from failure
 
     def _fetch_token(self, request: TokenRequest) -> tuple[int, str, bytes]:
         # Token servers are never followed through redirects: a realm was checked, its

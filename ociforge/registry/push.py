@@ -183,8 +183,11 @@ class RegistrySink:
                 if progress:
                     progress("skip", descriptor)
             return
-        layers = [b for b in blobs if mt.is_layer(b[0].media_type)]
-        others = [b for b in blobs if not mt.is_layer(b[0].media_type)]
+        unique = list(
+            {descriptor.digest: (descriptor, source) for descriptor, source in blobs}.values()
+        )
+        layers = [b for b in unique if mt.is_layer(b[0].media_type)]
+        others = [b for b in unique if not mt.is_layer(b[0].media_type)]
         layers.sort(key=lambda item: item[0].size, reverse=True)
         self._run_parallel(layers, progress)
         for descriptor, source in others:
@@ -259,8 +262,10 @@ class RegistrySink:
         for repository in self._mount_candidates(source):
             try:
                 session = self.client.start_upload(mount=descriptor.digest, source=repository)
-            except AuthError:
-                continue  # no pull access to that repository: upload instead
+            except (AuthError, RegistryResponseError) as exc:
+                if isinstance(exc, RegistryResponseError) and exc.temporary:
+                    raise
+                continue  # no pull access there, or the registry refuses mounts: upload
             if session is None:
                 return None
             return session  # the registry did not have it there; upload into this session
