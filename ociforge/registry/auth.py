@@ -194,30 +194,34 @@ def basic_header(credentials: Credentials) -> str:
     return "Basic " + base64.b64encode(pair).decode("ascii")
 
 
-def _internal_host(host: str) -> bool:
+def _address_class(host: str) -> str:
+    """``"loopback"``, ``"internal"`` (link-local, metadata, unspecified…) or ``"public"``."""
     if host == "localhost" or host.endswith(".localhost"):
-        return True
+        return "loopback"
     try:
         address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        return False
+        return "public"  # a name; private networks and their names are normal for registries
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    return (
-        address.is_loopback
-        or address.is_link_local
+    if address.is_loopback:
+        return "loopback"
+    if (
+        address.is_link_local
         or address.is_unspecified
         or address.is_multicast
         or address.is_reserved
-    )
+    ):
+        return "internal"
+    return "public"
 
 
 def check_realm(realm: str, registry_url: str) -> str:
     """Refuse a token realm the registry should not be able to send credentials to.
 
     The realm must be an http(s) URL without user info; an https registry cannot downgrade
-    it to http; and it may name a loopback, link-local (cloud metadata) or otherwise internal
-    address only when the registry itself lives on that host.
+    it to http; a loopback realm is accepted only from a loopback registry, and a link-local
+    (cloud metadata), unspecified or multicast address only when it is the registry's own.
     """
     parts = urlsplit(realm)
     scheme = parts.scheme.lower()
@@ -231,7 +235,10 @@ def check_realm(realm: str, registry_url: str) -> str:
             f"registry sent an http token realm ({parts.hostname}) for an https registry; refused"
         )
     host = parts.hostname.lower()
-    if host != registry_host and _internal_host(host) and not _internal_host(registry_host):
+    kind = _address_class(host)
+    if host != registry_host and (
+        kind == "internal" or (kind == "loopback" and _address_class(registry_host) != "loopback")
+    ):
         raise AuthError(f"registry sent a token realm on an internal address ({host}); refused")
     return realm
 

@@ -90,6 +90,7 @@ def test_realm_accepted(realm: str, registry: str) -> None:
     [
         ("http://auth.example/token", "https://registry.example/v2/"),  # downgrade
         ("http://169.254.169.254/latest/meta-data", "http://registry.example/v2/"),
+        ("http://169.254.169.254/latest/meta-data", "http://127.0.0.1:5000/v2/"),
         ("https://127.0.0.1:8080/token", "https://registry.example/v2/"),
         ("https://[::1]/token", "https://registry.example/v2/"),
         ("https://[::ffff:169.254.169.254]/t", "https://registry.example/v2/"),

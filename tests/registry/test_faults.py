@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 import ociforge
-from ociforge import AuthError, DigestMismatch, RegistryOptions, RetryPolicy, TransportError
+from ociforge import (
+    AuthError,
+    DigestMismatch,
+    RegistryError,
+    RegistryOptions,
+    RetryPolicy,
+    TransportError,
+)
 from ociforge.registry import RegistrySink, parse_registry_reference
 from tests.support import images
 from tests.support.archives import read_archive
@@ -278,5 +285,35 @@ def test_missing_credentials_say_how_to_give_them(
     try:
         with pytest.raises(AuthError, match="--creds"):
             _push(_archive(tmp_path, small_image), registry.ref("t/anon:v1"))
+    finally:
+        registry.stop()
+
+
+def test_upload_location_off_the_registry_is_refused(
+    registry: Registry, proxy: FaultProxy, tmp_path: Path, small_image: images.BuiltImage
+) -> None:
+    evil = "http://169.254.169.254/v2/steal/blobs/uploads/x"
+    proxy.faults = [
+        Fault("header", method="POST", path="/blobs/uploads/", headers={"Location": evil}, times=99)
+    ]
+    with pytest.raises(RegistryError, match="not on the registry itself; refused"):
+        _push(_archive(tmp_path, small_image), proxy.ref("t/redirected:v1"))
+    assert not proxy.seen("PUT", "/blobs/uploads/")  # no blob byte went anywhere
+
+
+def test_token_realm_on_a_metadata_address_is_refused(
+    tmp_path: Path, small_image: images.BuiltImage
+) -> None:
+    registry = start_registry(
+        tmp_path / "registry",
+        auth="token",
+        token=TokenServer(),
+        realm="http://169.254.169.254/token",
+    )
+    try:
+        with pytest.raises(AuthError, match="internal address"):
+            _push(_archive(tmp_path, small_image), registry.ref("t/realm:v1"), creds=registry.creds)
+        assert registry.token is not None
+        assert registry.token.log == []
     finally:
         registry.stop()

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import ociforge
-from ociforge import RegistryError, RegistryOptions, TransportError
+from ociforge import RegistryError, RegistryOptions, SizeMismatch, TransportError
+from ociforge.registry.options import TlsOptions
+from ociforge.registry.protocol import MAX_ERROR_BYTES, Request
+from ociforge.registry.transport import Transport
 from tests.support import images
 from tests.support.pki import tls_pair
 from tests.support.registry import Registry, start_registry
@@ -87,3 +93,44 @@ def test_cert_dir_mistakes_are_reported(tmp_path: Path) -> None:
         ociforge.open_image(
             "docker://127.0.0.1:1/a:v1", registry=RegistryOptions(cert_dir=str(tmp_path / "none"))
         )
+
+
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    """A server that answers with far more than anyone asked for."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        status = 404 if self.path == "/error" else 200
+        size = 8 << 20
+        self.send_response(status)
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        chunk = b"x" * (1 << 20)
+        try:
+            for _ in range(size >> 20):
+                self.wfile.write(chunk)
+        except OSError:
+            pass
+
+
+@pytest.fixture
+def hostile() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_response_bodies_are_bounded(hostile: str) -> None:
+    transport = Transport(tls=TlsOptions(verify=False))
+    with pytest.raises(SizeMismatch, match="larger than 4096 bytes"):
+        transport.request(Request("GET", hostile + "/big"), limit=4096, what="manifest")
+    error = transport.request(Request("GET", hostile + "/error"), limit=4096, what="blob")
+    assert error.status == 404
+    assert len(error.body) == MAX_ERROR_BYTES  # an error body is cut, never read whole

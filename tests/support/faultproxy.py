@@ -178,6 +178,13 @@ class FaultProxy:
                 seen.status = int(response[0].split()[1])
                 extra = b""
                 if action[1] == "header" and fault is not None:
+                    # Set (replace, not repeat) the headers the fault names.
+                    names = {k.lower().encode() for k in fault.headers}
+                    response = [
+                        line
+                        for line in response
+                        if line.partition(b":")[0].strip().lower() not in names
+                    ]
                     extra = "".join(f"{k}: {v}\r\n" for k, v in fault.headers.items()).encode()
                 client.sendall(b"".join(response) + extra + b"\r\n")
                 limit = action[0] if action[1] == "reset_response" else None

@@ -115,6 +115,7 @@ def start_registry(
     tls: bool = False,
     token: TokenServer | None = None,
     client_ca: Path | None = None,
+    realm: str = "",
 ) -> Registry:
     """Start a registry with its data under ``root``; stop it with :meth:`Registry.stop`."""
     need("docker-registry")
@@ -170,7 +171,7 @@ def start_registry(
         lines += [
             "auth:",
             "  token:",
-            f"    realm: {token.realm}",
+            f"    realm: {realm or token.realm}",
             f"    service: {SERVICE}",
             f"    issuer: {ISSUER}",
             f"    rootcertbundle: {bundle}",
