@@ -10,11 +10,12 @@ session when the registry dropped it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import IO, Final
+from typing import Final
 
 from .. import mediatypes as mt
 from ..blobs import BlobSource
@@ -23,14 +24,12 @@ from ..errors import (
     AuthError,
     IntegrityError,
     ManifestError,
-    RegistryError,
     RegistryResponseError,
-    SizeMismatch,
     TransportError,
 )
 from ..sink import Progress
 from ..spec import Descriptor
-from ..streams import CHUNK_SIZE
+from .bodies import BlobBody, Cancelled, Feed, FileFeed, ReaderFeed
 from .client import RegistryClient, UploadSession
 from .options import RegistryOptions
 from .reference import RegistryReference
@@ -40,52 +39,6 @@ __all__ = ["RegistrySink"]
 
 #: A blob at most this big is read into memory and sent in the ``PUT`` that closes the upload.
 _INLINE_MAX: Final = 256 * 1024
-
-
-class _Cancelled(RegistryError):
-    """Another transfer of the same push failed; this one stops."""
-
-
-class _BlobBody:
-    """``length`` bytes of an open blob reader as a request body with a known length.
-
-    When ``final`` the reader's end is checked right after the last bytes are read and before
-    they are handed to the socket, so a blob that fails verification is never completed.
-    """
-
-    def __init__(
-        self,
-        reader: IO[bytes],
-        length: int,
-        *,
-        final: bool,
-        on_read: _Counter,
-        stop: threading.Event,
-    ) -> None:
-        self._reader = reader
-        self._length = length
-        self._left = length
-        self._final = final
-        self._on_read = on_read
-        self._stop = stop
-
-    def __len__(self) -> int:
-        return self._length
-
-    def read(self, size: int = -1) -> bytes:
-        if self._stop.is_set():
-            raise _Cancelled("push cancelled")
-        if self._left <= 0:
-            return b""
-        want = self._left if size is None or size < 0 else min(size, self._left)
-        data = self._reader.read(want)
-        if not data:
-            raise SizeMismatch("blob source ended before its declared size")
-        self._left -= len(data)
-        if self._left == 0 and self._final and self._reader.read(1):
-            raise SizeMismatch("blob source is longer than its declared size")
-        self._on_read.add(len(data))
-        return data
 
 
 @dataclass(slots=True)
@@ -213,7 +166,7 @@ class RegistrySink:
                 wait(pending)
                 errors = [f.exception() for f in futures if f.done() and not f.cancelled()]
                 first = next(
-                    (e for e in errors if e is not None and not isinstance(e, _Cancelled)),
+                    (e for e in errors if e is not None and not isinstance(e, Cancelled)),
                     failed[0].exception(),
                 )
                 assert first is not None
@@ -223,7 +176,7 @@ class RegistrySink:
         self, descriptor: Descriptor, source: BlobSource, progress: Progress | None
     ) -> None:
         if self._stop.is_set():
-            raise _Cancelled("push cancelled")
+            raise Cancelled("push cancelled")
         if self.has_blob(descriptor.digest):
             self._count("skip")
             if progress:
@@ -276,21 +229,6 @@ class RegistrySink:
         assert session is not None
         return session
 
-    def _open_at(self, descriptor: Descriptor, source: BlobSource, offset: int) -> IO[bytes]:
-        reader = source.open_blob(descriptor)
-        left = offset
-        try:
-            # Reading the skipped part keeps the digest check of the whole blob intact.
-            while left:
-                chunk = reader.read(min(left, CHUNK_SIZE))
-                if not chunk:
-                    raise SizeMismatch(f"{source.name}: blob {descriptor.digest} is too short")
-                left -= len(chunk)
-        except BaseException:
-            reader.close()
-            raise
-        return reader
-
     def _chunk_size(self, session: UploadSession) -> int:
         if not self.options.chunk_size:
             return 0
@@ -308,7 +246,7 @@ class RegistrySink:
                 self._send(descriptor, source, state, counter)
                 return
             except (TransportError, RegistryResponseError) as exc:
-                if isinstance(exc, _Cancelled) or not exc.temporary:
+                if isinstance(exc, Cancelled) or not exc.temporary:
                     raise
                 failures += 1
                 if failures >= policy.attempts:
@@ -333,12 +271,20 @@ class RegistrySink:
             counter.set(size)
             return
         chunk = self._chunk_size(session)
-        with self._open_at(descriptor, source, session.offset) as reader:
+        what = f"{source.name}: blob {descriptor.digest}"
+        with contextlib.ExitStack() as stack:
+            span = stack.enter_context(source.blob_range(descriptor))
+            feed: Feed
+            if span is not None:
+                feed = FileFeed(span, descriptor, session.offset, what=what)
+            else:
+                reader = stack.enter_context(source.open_blob(descriptor))
+                feed = ReaderFeed(reader, session.offset, what=what)
             while chunk and size - session.offset > chunk:
-                body = _BlobBody(reader, chunk, final=False, on_read=counter, stop=self._stop)
+                body = BlobBody(feed, chunk, final=False, on_read=counter.add, stop=self._stop)
                 session = state.session = self.client.upload_chunk(session, body)
-            body = _BlobBody(
-                reader, size - session.offset, final=True, on_read=counter, stop=self._stop
+            body = BlobBody(
+                feed, size - session.offset, final=True, on_read=counter.add, stop=self._stop
             )
             self.client.finish_upload(session, descriptor.digest, body)
 

@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING, cast
 from ..blobs import FileRange
 from ..errors import SizeMismatch, TransportError
 from ..image import Image, resolve_image
-from ..streams import VerifyingReader
+from ..streams import CHUNK_SIZE, VerifyingReader
 from . import protocol as proto
 from .client import RegistryClient
 from .options import RegistryOptions
@@ -30,11 +30,14 @@ if TYPE_CHECKING:
 __all__ = ["RemoteBlobSource", "open_remote_image"]
 
 
-class _ResumingBlobReader(io.RawIOBase):
-    """The raw bytes of one blob, reconnecting at the current offset after a failure."""
+class _ResumingBlobReader:
+    """The raw bytes of one blob, reconnecting at the current offset after a failure.
+
+    A plain ``read(n)`` object rather than an ``io.RawIOBase``: the bytes the connection
+    returns are handed on as they are, without the copies ``readinto`` would add.
+    """
 
     def __init__(self, client: RegistryClient, descriptor: Descriptor) -> None:
-        super().__init__()
         self._client = client
         self._descriptor = descriptor
         self._what = f"{client.label}: blob {descriptor.digest}"
@@ -42,9 +45,6 @@ class _ResumingBlobReader(io.RawIOBase):
         self._offset = 0
         self._failures = 0
         self._progress = client.options.progress
-
-    def readable(self) -> bool:
-        return True
 
     def _open(self) -> requests.Response:
         response = self._client.open_blob(self._descriptor.digest, offset=self._offset)
@@ -83,12 +83,12 @@ class _ResumingBlobReader(io.RawIOBase):
             raise TransportError(f"{self._what}: {reason} (gave up after {self._failures} tries)")
         self._client.transport.sleep(policy.delay(self._failures))
 
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
+    def read(self, size: int = -1, /) -> bytes:
+        want = size if size is not None and size >= 0 else CHUNK_SIZE
         while True:
             if self._response is None:
                 if self._offset >= self._descriptor.size and self._offset > 0:
-                    return 0
+                    return b""
                 try:
                     self._response = self._open()
                 except TransportError as exc:
@@ -96,7 +96,7 @@ class _ResumingBlobReader(io.RawIOBase):
                     continue
             try:
                 # read1: whatever has arrived, so a reset loses nothing already received.
-                data = self._response.raw.read1(len(view), decode_content=False)
+                data = self._response.raw.read1(want, decode_content=False)
             except CONNECTION_ERRORS as exc:
                 self._failed(describe_exception(exc))
                 continue
@@ -105,18 +105,16 @@ class _ResumingBlobReader(io.RawIOBase):
                     self._failed("connection closed before the end of the blob")
                     continue
                 self._drop()
-                return 0
-            n = len(data)
-            view[:n] = data
-            self._offset += n
+                return b""
+            self._offset += len(data)
             self._failures = 0
             if self._progress is not None:
                 self._progress(self._descriptor, self._offset)
-            return n
+            return data
 
     def close(self) -> None:
+        """Drop the connection."""
         self._drop()
-        super().close()
 
 
 class RemoteBlobSource:

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, cast
 
 import requests
 import requests.adapters
@@ -53,7 +53,7 @@ class Body(Protocol):
     chunked`` beside the length and the registry would misread the body.
     """
 
-    def read(self, size: int = -1, /) -> bytes: ...
+    def read(self, size: int = -1, /) -> bytes | memoryview: ...
     def __len__(self) -> int: ...
 
 
@@ -234,7 +234,8 @@ class Transport:
                 request.method,
                 request.url,
                 headers=headers,
-                data=body,
+                # The stubs want bytes from read(); http.client sends memoryviews just as well.
+                data=cast(Any, body),
                 stream=True,
                 allow_redirects=redirects,
                 timeout=(self.retry.connect_timeout, self.retry.read_timeout),

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import random
+import tarfile
 import time
 from pathlib import Path
 
 import pytest
+import requests
 
 import ociforge
-from ociforge import ManifestError, RegistryOptions
+from ociforge import DigestMismatch, ManifestError, RegistryOptions
 from ociforge.registry import RegistrySink, parse_registry_reference
 from tests.support import images
 from tests.support.archives import read_archive
@@ -227,3 +229,22 @@ def test_identity_token_from_an_auth_file(tmp_path: Path, small_image: images.Bu
         assert token.log[1].user == "testuser"
     finally:
         registry.stop()
+
+
+def test_a_corrupt_local_blob_is_never_completed(registry: Registry, tmp_path: Path) -> None:
+    rng = random.Random(13)
+    image = images.image([_random_layer(rng, 600_000), _random_layer(rng, 600_000)])
+    path = _archive(tmp_path, image)
+    bad = image.layers[1].digest
+    with tarfile.open(path) as tf:
+        offset = tf.getmember("blobs/sha256/" + bad.split(":")[1]).offset_data
+    with open(path, "r+b") as fh:  # flip one byte in the middle of the layer blob
+        fh.seek(offset + 300_000)
+        byte = fh.read(1)
+        fh.seek(offset + 300_000)
+        fh.write(bytes([byte[0] ^ 1]))
+    with pytest.raises(DigestMismatch, match=bad):
+        _push(f"oci-archive:{path}", registry, "corrupt/img:v1")
+    status = requests.head(f"{registry.url}/v2/corrupt/img/blobs/{bad}", timeout=10).status_code
+    assert status == 404
+    assert not [r for r in registry.requests() if r.method == "PUT" and "/manifests/" in r.uri]
