@@ -15,6 +15,7 @@ from typing import Final
 
 import requests
 
+from .. import mediatypes as mt
 from ..digest import Digest
 from ..errors import (
     AuthError,
@@ -297,7 +298,9 @@ class RegistryClient:
                     f"{self.label}: {what}: the registry sent bytes with digest {actual},"
                     f" expected {wanted}"
                 )
-        return raw, proto.media_type_of(response.headers)
+        served = proto.media_type_of(response.headers)
+        # Only a manifest media type says anything; some registries answer text/plain.
+        return raw, served if mt.is_manifest(served) else ""
 
     def manifest_exists(self, digest: Digest) -> bool:
         """``HEAD`` a manifest by digest: True if this repository holds it."""
