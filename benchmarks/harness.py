@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = str(Path(__file__).resolve().parents[1])
+_TIME = "/usr/bin/time"
 
 
 @dataclass(frozen=True)
@@ -27,29 +29,36 @@ def measure(
     repeat: int = 1,
     stdin: int | None = subprocess.DEVNULL,
 ) -> Measurement:
-    """Best wall time of ``repeat`` runs, with the peak RSS of that run (via wait4)."""
+    """Best wall time of ``repeat`` runs, with the peak RSS of that run."""
     best: Measurement | None = None
     full_env = dict(os.environ if env is None else env)
     full_env["PYTHONPATH"] = ROOT + os.pathsep + full_env.get("PYTHONPATH", "")
     for _ in range(repeat):
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            list(argv),
-            env=full_env,
-            cwd=cwd,
-            stdin=stdin,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        if proc.stderr:
-            proc.stderr.close()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}): {err[-2000:]}")
-        current = Measurement(elapsed, usage.ru_maxrss / 1024)
+        # Linux charges an exec'd child with the peak RSS of the process it was spawned from
+        # (this harness, tens of MiB), so wait4 alone over-reports small tools. GNU time's
+        # children start from its own tiny image; it writes their true peak to a file.
+        with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
+            wrapped = [_TIME, "-f", "%M", "-o", rss_file.name] if os.path.exists(_TIME) else []
+            start = time.perf_counter()
+            proc = subprocess.Popen(
+                [*wrapped, *argv],
+                env=full_env,
+                cwd=cwd,
+                stdin=stdin,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            _, status, usage = os.wait4(proc.pid, 0)
+            elapsed = time.perf_counter() - start
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            if proc.stderr:
+                proc.stderr.close()
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}): {err[-2000:]}")
+            lines = rss_file.read().split()
+            rss_kib = int(lines[-1]) if wrapped and lines else usage.ru_maxrss
+        current = Measurement(elapsed, rss_kib / 1024)
         if best is None or current.seconds < best.seconds:
             best = current
     assert best is not None
