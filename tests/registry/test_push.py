@@ -205,8 +205,11 @@ def test_push_without_tag_is_by_digest_only(
     assert puts == [f"/v2/untagged/manifests/{small_image.digest}"]
 
 
-def test_identity_token_from_an_auth_file(tmp_path: Path, small_image: images.BuiltImage) -> None:
-    token = TokenServer(oauth_post=False)
+@pytest.mark.parametrize("oauth_post", [True, False])
+def test_identity_token_from_an_auth_file(
+    oauth_post: bool, tmp_path: Path, small_image: images.BuiltImage
+) -> None:
+    token = TokenServer(oauth_post=oauth_post)
     token.refresh_tokens["refresh-secret"] = "testuser"
     registry = start_registry(tmp_path / "registry", auth="token", token=token)
     try:
@@ -221,12 +224,14 @@ def test_identity_token_from_an_auth_file(tmp_path: Path, small_image: images.Bu
         ociforge.write_image(
             ociforge.open_image(f"oci-archive:{_archive(tmp_path, small_image)}"), sink
         )
-        # The OAuth2 POST is missing on this server: one 404, then the GET fallback, once.
-        assert [(entry.method, entry.status) for entry in token.log] == [
-            ("POST", 404),
-            ("GET", 200),
-        ]
-        assert token.log[1].user == "testuser"
+        log = [(entry.method, entry.status, entry.user) for entry in token.log]
+        if oauth_post:
+            # The OAuth2 refresh-token grant; the token it returns serves the whole push.
+            assert log == [("POST", 200, "testuser")]
+            assert token.log[0].grant == "refresh_token"
+        else:
+            # No OAuth2 endpoint on this server: one 404, then the GET fallback, once.
+            assert log == [("POST", 404, ""), ("GET", 200, "testuser")]
     finally:
         registry.stop()
 
