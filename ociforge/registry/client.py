@@ -209,7 +209,7 @@ class RegistryClient:
             challenges = parse_challenges(response.headers.get("WWW-Authenticate", ""))
             for challenge in challenges:
                 if challenge.params.get("error") == "insufficient_scope":
-                    wanted = challenge.params.get("scope", "this operation")
+                    wanted = _normalise_scopes(challenge.params.get("scope", ""))
                     line = f"denied: access to {wanted} was not granted (insufficient_scope)"
             return AuthError(f"{self.label}: {what}: {line}")
         message = f"{self.label}: {what}: {line}"
@@ -419,3 +419,13 @@ class RegistryClient:
         stored = proto.content_digest(response.headers, what=f"{self.label}: {what}")
         if stored is not None and stored != digest:
             raise DigestMismatch(f"{self.label}: {what}: the registry stored it as {stored}")
+
+
+def _normalise_scopes(text: str) -> str:
+    """Scopes from a challenge with their actions sorted (registries list them in any order)."""
+    if not text:
+        return "this operation"
+    try:
+        return " ".join(str(Scope.parse(part)) for part in text.split())
+    except AuthError:
+        return text
