@@ -13,6 +13,7 @@ from .blobs import BlobSource, BytesSource, FileBlobSource
 from .bundle import BundleInfo, Repacked, repack_bundle, unpack_bundle, unpack_reference
 from .compression import LayerDigests, LayerWriter, open_compressor, open_decompressor
 from .copy import copy_image, save_image
+from .derive import FileAddition, add_files, append_files, derive_image
 from .digest import Digest
 from .errors import (
     ArchiveError,
@@ -74,6 +75,7 @@ __all__ = [
     "Descriptor",
     "Digest",
     "DigestMismatch",
+    "FileAddition",
     "FileBlobSource",
     "FormatError",
     "HistoryEntry",
@@ -119,9 +121,12 @@ __all__ = [
     "UnsafePath",
     "UnsupportedError",
     "__version__",
+    "add_files",
+    "append_files",
     "append_layers",
     "collect_garbage",
     "copy_image",
+    "derive_image",
     "find_credentials",
     "host_platform",
     "open_compressor",

@@ -80,6 +80,8 @@ class LayerBuilder:
 
     ``source_date_epoch`` clamps every mtime to at most that value; by default it is read
     from the ``SOURCE_DATE_EPOCH`` environment variable, ``None`` disables clamping.
+    ``parents=False`` leaves out the entries of parent directories nobody added, for layers
+    that must not change the metadata of directories the layers below already have.
     """
 
     def __init__(
@@ -92,6 +94,7 @@ class LayerBuilder:
         annotations: Mapping[str, str] | None = None,
         source_date_epoch: int | EllipsisType | None = ...,
         spool_directory: str | None = None,
+        parents: bool = True,
     ) -> None:
         self.compression: mt.Compression = compression
         self._level = level
@@ -107,6 +110,7 @@ class LayerBuilder:
         self._spool: IO[bytes] | None = None
         self._spool_size = 0
         self._items: dict[Parts, _Item] = {}
+        self._parents = parents
         self._built = False
 
     # -- adding ------------------------------------------------------------------------------
@@ -152,6 +156,8 @@ class LayerBuilder:
         for depth in range(1, len(parts)):
             parent = parts[:depth]
             existing = self._items.get(parent)
+            if existing is None and not self._parents:
+                continue
             if existing is None:
                 header = TarHeader(join(parent), type=DIR, mode=_DIR_MODE, mtime=self._clamp(0))
                 self._items[parent] = _Item(header, implicit=True)

@@ -1,0 +1,53 @@
+"""``ociforge repack``: the bundle's image plus one layer of what changed in its rootfs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..bundle import repack_bundle
+from ..mutate import HistoryEntry
+from ._save import add_layer_options, save_and_report, warn
+
+__all__ = ["register"]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Repack one bundle and print the new manifest digest."""
+    result = repack_bundle(
+        args.bundle,
+        compression=args.compression,
+        history=HistoryEntry(created_by=args.created_by),
+        warn=warn(args),
+    )
+    changes = result.changes
+    if not args.quiet:
+        print(
+            f"repack: {changes.added} added, {changes.changed} changed, {changes.deleted} deleted",
+            file=sys.stderr,
+        )
+    save_and_report(
+        result.image,
+        args,
+        verb="repack",
+        destination=args.destination,
+        extra={
+            "changes": {
+                "added": changes.added,
+                "changed": changes.changed,
+                "deleted": changes.deleted,
+            }
+        },
+    )
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the subcommand."""
+    parser = sub.add_parser(
+        "repack", help="write a bundle's changes as one new layer", description=__doc__
+    )
+    parser.add_argument("bundle", metavar="BUNDLE")
+    parser.add_argument("destination", metavar="DST")
+    add_layer_options(parser, created_by="ociforge repack")
+    parser.set_defaults(func=run)
