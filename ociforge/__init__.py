@@ -43,7 +43,7 @@ from .errors import (
 from .image import Image, host_platform
 from .layer import Layer, SpooledLayerWriter
 from .layout import LayoutWriter, OciLayout, collect_garbage
-from .mutate import HistoryEntry, append_layers
+from .mutate import HistoryEntry, append_layers, keep_layers
 from .registry import (
     Credentials,
     RegistryOptions,
@@ -54,6 +54,7 @@ from .registry import (
 )
 from .sink import ImageSink, ParallelImageSink, write_image
 from .spec import Descriptor, ImageConfig, Index, Manifest, Platform
+from .squash import squash_image
 from .tar.build import LayerBuilder
 from .tar.unpack import unpack_layers
 from .transports import ImageReference, LocalReference, open_image, open_sink, parse_reference
@@ -129,6 +130,7 @@ __all__ = [
     "derive_image",
     "find_credentials",
     "host_platform",
+    "keep_layers",
     "open_compressor",
     "open_decompressor",
     "open_image",
@@ -138,6 +140,7 @@ __all__ = [
     "parse_registry_reference",
     "repack_bundle",
     "save_image",
+    "squash_image",
     "unpack_bundle",
     "unpack_layers",
     "unpack_reference",

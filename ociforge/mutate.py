@@ -19,6 +19,7 @@ __all__ = [
     "HistoryEntry",
     "append_layers",
     "format_created",
+    "keep_layers",
     "reproducible_time",
     "source_date_epoch",
 ]
@@ -159,4 +160,45 @@ def _in_family(descriptor: Descriptor, *, docker: bool) -> Descriptor:
         descriptor.platform,
         descriptor.urls,
         descriptor.artifact_type,
+    )
+
+
+def keep_layers(image: Image, count: int) -> Image:
+    """``image`` cut down to its bottom ``count`` layers (diff_ids and history follow).
+
+    History records of the dropped layers go; ``empty_layer`` records stay. When the history
+    does not line up with the layers it is cut to ``count`` records instead.
+    """
+    if not 0 <= count <= len(image.layers):
+        raise ValueError(f"cannot keep {count} of {len(image.layers)} layers")
+    config: dict[str, Any] = image.config.json()
+    config["rootfs"]["diff_ids"] = config["rootfs"]["diff_ids"][:count]
+    past = config.get("history")
+    if isinstance(past, list):
+        real = sum(1 for record in past if not record.get("empty_layer"))
+        if real == len(image.layers):
+            kept: list[Any] = []
+            seen = 0
+            for record in past:
+                if not record.get("empty_layer"):
+                    seen += 1
+                    if seen > count:
+                        continue
+                kept.append(record)
+            config["history"] = kept
+        else:
+            config["history"] = past[:count]
+    raw_config = encode_json(config)
+    new_config = ImageConfig.parse(raw_config)
+    manifest: dict[str, Any] = image.manifest.json()
+    manifest["config"] = {
+        **manifest["config"],
+        "digest": str(new_config.digest),
+        "size": len(raw_config),
+    }
+    manifest["layers"] = manifest["layers"][:count]
+    new_manifest = Manifest.parse(encode_json(manifest), media_type=image.media_type)
+    source = BytesSource({new_config.digest: raw_config}, name=image.name or "image")
+    return Image(
+        new_manifest, new_config, image.layers[:count], name=image.name, _config_source=source
     )

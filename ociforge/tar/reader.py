@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Final
+from typing import IO, Final, cast
 
 from ..errors import TarError
-from ..streams import Readable
+from ..streams import CHUNK_SIZE, Readable
 from .header import (
     BLOCK,
     TarHeader,
@@ -19,7 +19,7 @@ from .header import (
     parse_pax,
 )
 
-__all__ = ["MAX_META_BYTES", "MemberData", "TarMember", "iter_members"]
+__all__ = ["MAX_META_BYTES", "MemberData", "TarMember", "iter_members", "iter_verified"]
 
 #: Largest PAX header or GNU long name accepted; real ones are a few hundred bytes.
 MAX_META_BYTES: Final = 1 << 20
@@ -200,3 +200,17 @@ def iter_members(
         _skip(stream, reader.remaining, what, seekable)
         pos += size + padding(size)
         _skip(stream, padding(size), what, seekable)
+
+
+def iter_verified(
+    stream: IO[bytes], *, what: str = "tar stream"
+) -> Iterator[tuple[TarMember, MemberData]]:
+    """Like :func:`iter_members` over a layer reader, then read on to its end.
+
+    A tar ends at its zero blocks, before the stream does; reading the rest lets a verifying
+    reader (digest, diff_id) check the whole blob before the caller is done.
+    """
+    buffered = io.BufferedReader(cast(io.RawIOBase, stream), CHUNK_SIZE)
+    yield from iter_members(buffered, what=what)
+    while buffered.read(CHUNK_SIZE):
+        pass

@@ -17,18 +17,17 @@ from __future__ import annotations
 import errno
 import functools
 import hashlib
-import io
 import os
 import stat
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Final
 
 from ..errors import TarError, UnsafePath, UnsupportedError
-from ..streams import CHUNK_SIZE, Readable, drain
+from ..streams import CHUNK_SIZE, Readable
 from .beneath import DIR_FLAGS, open_beneath
 from .header import BLK, CHR, DIR, FIFO, TarHeader
 from .names import Parts, join, split_member_name
-from .reader import MemberData, iter_members
+from .reader import MemberData, TarMember, iter_members, iter_verified
 from .state import PathState
 from .whiteout import Whiteout, classify
 
@@ -268,10 +267,14 @@ class TreeWriter:
 
     def apply(self, stream: Readable, *, what: str = "layer") -> None:
         """Apply one uncompressed layer; its own entries are immune to its own whiteouts."""
+        self.apply_members(iter_members(stream, what=what), what=what)
+
+    def apply_members(self, members: Iterable[tuple[TarMember, MemberData]], *, what: str) -> None:
+        """Apply one layer given as its members (see :func:`~ociforge.tar.reader.iter_verified`)."""
         self._what = what
         self._layer_paths = set()
         self._layer_prefixes = set()
-        for member, data in iter_members(stream, what=what):
+        for member, data in members:
             header = member.header
             try:
                 self._entry(header, data)
@@ -303,6 +306,8 @@ class TreeWriter:
             root = self._root
             self._xattrs(lambda a, v: os.setxattr(root, a, v), header, owner=True)
             return
+        if header.is_hardlink and split_member_name(header.linkname, what=what) == parts:
+            return  # a link to itself changes nothing, not even its parents
         self._mark(parts)
         parent = self._dir_fd(parts[:-1], create=True)
         assert parent is not None
@@ -573,9 +578,7 @@ def unpack_layers(
         for index, layer in enumerate(layers):
             what = f"{name}: layer {index} ({layer.digest})"
             with layer.open_uncompressed() as raw:
-                stream = io.BufferedReader(cast(io.RawIOBase, raw), CHUNK_SIZE)
-                writer.apply(stream, what=what)
-                drain(stream)  # the tar may end before the data: read on so digests are checked
+                writer.apply_members(iter_verified(raw, what=what), what=what)
         return writer.finish()
     finally:
         writer.close()

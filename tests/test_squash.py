@@ -1,0 +1,195 @@
+"""Squash: one layer with the same effect as the stack it replaces, minus deleted content."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ociforge.bundle import unpack_bundle
+from ociforge.copy import save_image
+from ociforge.errors import OciforgeError, PolicyError, UnsupportedError
+from ociforge.squash import squash_image
+from ociforge.transports import open_image
+from ociforge.validate import validate_image
+from tests.support import images
+from tests.support import layers as oracle
+from tests.support.cli import ociforge
+from tests.support.images import directory, file, hardlink, symlink
+from tests.support.tools import need, run
+from tests.support.trees import snapshot
+
+SECRET = b"hunter2-registry-token"
+
+
+def stack() -> images.BuiltImage:
+    ostree = images.layer(
+        [
+            directory("usr"),
+            directory("usr/bin"),
+            file("usr/bin/base", "base tool"),
+            directory("etc"),
+            file("etc/base.conf", "base"),
+            directory("var"),
+            directory("var/cache"),
+            file("var/cache/old", "old"),
+            symlink("opt", "var/opt"),
+        ]
+    )
+    add = images.layer(
+        [
+            directory("etc"),
+            file("etc/creds", SECRET),
+            file("usr/bin/tool", "tool v1"),
+            hardlink("usr/bin/tool-link", "usr/bin/tool"),
+            file("usr/bin/data", "data"),
+            hardlink("usr/bin/data-link", "usr/bin/data"),
+        ]
+    )
+    clean = images.layer(
+        [
+            wh("etc/.wh.creds"),
+            file("usr/bin/tool", "tool v2"),  # overwrites a link target (ggcr #2002)
+            wh("usr/bin/.wh.data"),  # deletes a link target (ggcr #977)
+            wh("etc/.wh.base.conf"),  # deletes content below the stack
+            directory("var/cache"),
+            wh("var/cache/.wh..wh..opq"),  # hides content below the stack
+            file("var/cache/new", "new"),
+            directory("opt"),  # a directory replaces the base's symlink
+            file("opt/app", "app"),
+        ]
+    )
+    final = images.layer([file("usr/bin/late", "late")])
+    labels = {"ostree.final-diffid": ostree.diff_id, "ostree.bootable": "true"}
+    return images.image([ostree, add, clean, final], labels=labels)
+
+
+def wh(name: str) -> images.Entry:
+    return file(name, b"")
+
+
+def unpacked(image: object, where: Path) -> dict[str, object]:
+    unpack_bundle(image, str(where), source="test")  # type: ignore[arg-type]
+    return snapshot(where / "rootfs")  # type: ignore[return-value]
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> str:
+    images.write_layout(str(tmp_path / "in"), [(stack(), "v1")])
+    return f"oci:{tmp_path / 'in'}:v1"
+
+
+def test_squash_keeps_the_effect_and_drops_deleted_content(tmp_path: Path, layout: str) -> None:
+    image = open_image(layout)
+    squashed = squash_image(image)
+    assert len(squashed.layers) == 2  # the ostree layer, then everything else folded
+    assert squashed.layers[0] == image.layers[0]
+    assert squashed.labels["ostree.final-diffid"] == image.labels["ostree.final-diffid"]
+    assert [h["created_by"] for h in squashed.config.history] == ["layer 0", "ociforge squash"]
+    raw = oracle.decompress(oracle.layer_blob(squashed.layers[-1]))
+    assert SECRET not in raw
+    names = {m.name for m in oracle.members(raw)}
+    assert "etc/.wh.base.conf" in names
+    assert "var/cache/.wh..wh..opq" in names
+    # The base layers are not read, so a whiteout of a path the stack both added and deleted
+    # stays (harmless: the name, never the content).
+    assert "etc/creds" not in names
+    assert unpacked(squashed, tmp_path / "s") == unpacked(image, tmp_path / "o")
+    save_image(squashed, f"oci:{tmp_path / 'out'}:v2")
+    validate_image(open_image(f"oci:{tmp_path / 'out'}:v2"))
+
+
+def test_links_whose_targets_changed_keep_their_content(tmp_path: Path, layout: str) -> None:
+    tree = unpacked(squash_image(open_image(layout)), tmp_path / "s")
+    assert (tmp_path / "s/rootfs/usr/bin/tool-link").read_text() == "tool v1"
+    assert (tmp_path / "s/rootfs/usr/bin/tool").read_text() == "tool v2"
+    assert (tmp_path / "s/rootfs/usr/bin/data-link").read_text() == "data"
+    assert "usr/bin/data" not in tree
+
+
+def test_umoci_sees_the_same_tree_in_both(tmp_path: Path, layout: str) -> None:
+    need("umoci")
+    src = layout.split(":")[1]
+    save_image(squash_image(open_image(layout)), f"oci:{src}:squashed")
+    run(["umoci", "unpack", "--image", f"{src}:v1", str(tmp_path / "a")])
+    run(["umoci", "unpack", "--image", f"{src}:squashed", str(tmp_path / "b")])
+    assert snapshot(tmp_path / "a/rootfs") == snapshot(tmp_path / "b/rootfs")
+
+
+def test_base_rules(layout: str) -> None:
+    image = open_image(layout)
+    with pytest.raises(PolicyError, match="ostree"):
+        squash_image(image, base=0)
+    with pytest.raises(OciforgeError, match="has 4 layers"):
+        squash_image(image, base=9)
+    assert squash_image(image, base=3) is image  # one layer above: nothing to fold
+    assert len(squash_image(image, base=2).layers) == 3
+
+
+def test_squash_cli(tmp_path: Path, layout: str) -> None:
+    result = ociforge("squash", layout, f"oci-archive:{tmp_path / 'out.ociarchive'}", "--json")
+    assert result.code == 0, result.err
+    assert '"after": 2' in result.out
+
+
+_PATHS = ["a", "a/x", "a/y", "b", "b/z", "c"]
+
+
+@st.composite
+def stacks(draw: st.DrawFn) -> list[list[images.Entry]]:
+    """Random layers over a few paths; like real tools, each names the parents it writes in."""
+    layers = []
+    for _ in range(draw(st.integers(2, 4))):
+        entries: list[images.Entry] = []
+        for _ in range(draw(st.integers(1, 5))):
+            path = draw(st.sampled_from(_PATHS))
+            kind = draw(st.sampled_from(["file", "dir", "whiteout", "opaque", "link", "symlink"]))
+            parents = path.split("/")[:-1] if kind != "opaque" else path.split("/")
+            entries += [directory("/".join(parents[: d + 1])) for d in range(len(parents))]
+            if kind == "file":
+                entries.append(file(path, draw(st.sampled_from(["1", "22", "333"]))))
+            elif kind == "dir":
+                entries.append(directory(path))
+            elif kind == "whiteout":
+                head, _, tail = path.rpartition("/")
+                entries.append(wh(f"{head}/.wh.{tail}".lstrip("/")))
+            elif kind == "opaque":
+                entries.append(wh(f"{path}/.wh..wh..opq"))
+            elif kind == "link":
+                entries.append(hardlink(path, draw(st.sampled_from(_PATHS))))
+            else:
+                entries.append(symlink(path, draw(st.sampled_from(_PATHS))))
+        layers.append(entries)
+    return layers
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(layers=stacks(), seed=st.integers(0, 1000))
+def test_property_squash_unpacks_like_the_stack(
+    tmp_path_factory: pytest.TempPathFactory, layers: list[list[images.Entry]], seed: int
+) -> None:
+    tmp = tmp_path_factory.mktemp("prop")
+    base = images.layer([directory("a"), file("a/x", "base"), file("c", "base"), directory("b")])
+    built = images.image([base, *(images.layer(e) for e in layers)])
+    images.write_layout(str(tmp / "in"), [(built, "v1")])
+    image = open_image(f"oci:{tmp / 'in'}:v1")
+    try:
+        expected = unpacked(image, tmp / "o")
+    except OciforgeError:
+        return  # the stack itself is not unpackable (e.g. a link to nothing)
+    try:
+        squashed = squash_image(image, base=random.Random(seed).choice([0, 1]))
+    except UnsupportedError as exc:
+        refused = str(exc)
+    else:
+        refused = ""
+    if refused:
+        # Only a link into the unread base whose target the stack then changed is refused.
+        assert "points to" in refused
+        return
+    assert unpacked(squashed, tmp / "s") == expected
