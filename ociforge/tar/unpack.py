@@ -20,9 +20,10 @@ import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Final
+from typing import IO, TYPE_CHECKING, Final, cast
 
 from ..errors import TarError, UnsafePath, UnsupportedError
+from ..prefetch import Prefetcher
 from ..streams import CHUNK_SIZE, Readable
 from .beneath import DIR_FLAGS, open_beneath
 from .header import BLK, CHR, DIR, FIFO, TarHeader
@@ -379,8 +380,11 @@ class TreeWriter:
     def _file(
         self, parent: int, name: str, parts: Parts, header: TarHeader, data: MemberData
     ) -> None:
-        self._remove(parent, name, parts)
-        fd = os.open(name, _NEW_FILE, 0o600, dir_fd=parent)
+        try:
+            fd = os.open(name, _NEW_FILE, 0o600, dir_fd=parent)
+        except FileExistsError:  # rarer than a new name, so no lstat up front
+            self._remove(parent, name, parts)
+            fd = os.open(name, _NEW_FILE, 0o600, dir_fd=parent)
         try:
             hasher = hashlib.sha256()
             while chunk := data.read(CHUNK_SIZE):
@@ -388,16 +392,18 @@ class TreeWriter:
                 view = memoryview(chunk)
                 while view:
                     view = view[os.write(fd, view) :]
-            state = self._state(header, digest=hasher.hexdigest())
             if not self._rootless:
                 self._chown(functools.partial(os.fchown, fd, header.uid, header.gid), header)
-            os.fchmod(fd, state.mode)
-            self._xattrs(lambda a, v: os.setxattr(fd, a, v), header, owner=True)
+            os.fchmod(fd, header.mode & 0o7777)
+            if header.xattrs or (self._rootless_xattr and (header.uid or header.gid)):
+                self._xattrs(lambda a, v: os.setxattr(fd, a, v), header, owner=True)
             os.utime(fd, ns=(header.mtime * 10**9, header.mtime * 10**9))
             st = os.fstat(fd)
         finally:
             os.close(fd)
-        self.states[join(parts)] = state.on_disk(st.st_ino, st.st_ctime_ns)
+        self.states[join(parts)] = self._state(
+            header, digest=hasher.hexdigest(), ino=st.st_ino, ctime_ns=st.st_ctime_ns
+        )
 
     def _symlink(self, parent: int, name: str, parts: Parts, header: TarHeader) -> None:
         if not header.linkname:
@@ -574,11 +580,13 @@ def unpack_layers(
     after the partial tree was written, so callers extract into a directory they can discard.
     """
     writer = TreeWriter(root, rootless=rootless, rootless_xattr=rootless_xattr, warn=warn)
+    layers = list(layers)
     try:
-        for index, layer in enumerate(layers):
-            what = f"{name}: layer {index} ({layer.digest})"
-            with layer.open_uncompressed() as raw:
-                writer.apply_members(iter_verified(raw, what=what), what=what)
+        # The next layers are decompressed and verified in another thread meanwhile.
+        with Prefetcher([layer.open_uncompressed for layer in layers]) as prefetch:
+            for index, (layer, stream) in enumerate(zip(layers, prefetch, strict=True)):
+                what = f"{name}: layer {index} ({layer.digest})"
+                writer.apply_members(iter_verified(cast(IO[bytes], stream), what=what), what=what)
         return writer.finish()
     finally:
         writer.close()
