@@ -99,6 +99,8 @@ class TreeDiff:
         self._inodes: dict[tuple[int, int], Parts] = {}
         self._builder: LayerBuilder | None = None
         self._added = self._changed = self._deleted = 0
+        self._relaxed: list[tuple[Parts, int]] = []
+        self._euid = os.geteuid()
 
     def __enter__(self) -> TreeDiff:
         return self
@@ -107,10 +109,32 @@ class TreeDiff:
         self.close()
 
     def close(self) -> None:
-        """Release the root descriptor (after the layer is built)."""
-        if self._root >= 0:
+        """Give back relaxed permissions; release the root descriptor (after the build)."""
+        if self._root < 0:
+            return
+        try:
+            for parts, mode in reversed(self._relaxed):  # deepest first, parents still open
+                parent = open_beneath(self._root, parts[:-1])
+                try:
+                    os.chmod(parts[-1], mode, dir_fd=parent)
+                finally:
+                    os.close(parent)
+        finally:
             os.close(self._root)
             self._root = -1
+
+    def _readable(self, parent: int, name: str, parts: Parts, st: os.stat_result) -> None:
+        """Let an unprivileged owner read (and enter) what it owns until :meth:`close`.
+
+        A rootless tree belongs to its user but keeps the image's modes, such as a 0000
+        ``/etc/shadow``; root reads it anyway, the owner needs its read bit for a while.
+        """
+        need = 0o500 if stat.S_ISDIR(st.st_mode) else 0o400
+        mode = stat.S_IMODE(st.st_mode)
+        if self._euid == 0 or mode & need == need or st.st_uid != self._euid:
+            return
+        os.chmod(name, mode | need, dir_fd=parent)
+        self._relaxed.append((parts, mode))
 
     def into(self, builder: LayerBuilder) -> Changes:
         """Add every difference to ``builder``; return the counts."""
@@ -168,6 +192,7 @@ class TreeDiff:
                 self._changed += 1
         self._pending.append(pending)
         try:
+            self._readable(parent, name, parts, st)
             fd = os.open(name, DIR_FLAGS, dir_fd=parent)
             try:
                 self._walk(fd, parts, fresh=fresh)
@@ -189,7 +214,9 @@ class TreeDiff:
             record is not None
             and not _differs(header, record)
             # Size and mtime cannot tell: the ctime moved, so compare the bytes.
-            and (not header.is_file or self._content_digest(parent, name) == record.digest)
+            and (
+                not header.is_file or self._content_digest(parent, name, parts, st) == record.digest
+            )
         )
         if same_content:
             return
@@ -197,7 +224,7 @@ class TreeDiff:
         self._flush_pending()
         if record is not None and record.is_dir:
             self._builder.add_whiteout(join(parts))  # a file cannot overwrite a directory
-        self._add(header, parts, st)
+        self._add(parent, header, parts, st)
         self._count(record)
 
     def _count(self, record: PathState | None) -> None:
@@ -225,7 +252,7 @@ class TreeDiff:
                 self._builder.add_entry(header)
                 pending.added = True
 
-    def _add(self, header: TarHeader, parts: Parts, st: os.stat_result) -> None:
+    def _add(self, parent: int, header: TarHeader, parts: Parts, st: os.stat_result) -> None:
         assert self._builder is not None
         if header.is_file and st.st_nlink > 1:
             first = self._inodes.setdefault((st.st_dev, st.st_ino), parts)
@@ -234,6 +261,7 @@ class TreeDiff:
                 return
         data: Callable[[], IO[bytes]] | None = None
         if header.is_file and header.size:
+            self._readable(parent, parts[-1], parts, st)
             data = self._opener(parts)
         self._builder.add_entry(header, data)
 
@@ -303,7 +331,8 @@ class TreeDiff:
                     out[attr] = value
         return out
 
-    def _content_digest(self, parent: int, name: str) -> str:
+    def _content_digest(self, parent: int, name: str, parts: Parts, st: os.stat_result) -> str:
+        self._readable(parent, name, parts, st)
         hasher = hashlib.sha256()
         fd = os.open(name, _FILE_FLAGS, dir_fd=parent)
         with os.fdopen(fd, "rb", buffering=0) as reader:
