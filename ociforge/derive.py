@@ -43,12 +43,19 @@ class FileAddition:
 
 
 def add_files(builder: LayerBuilder, additions: Sequence[FileAddition]) -> None:
-    """Add each local file (as a file) or directory (as a tree) at its image path."""
+    """Add each local file or directory tree at its image path.
+
+    A directory's contents go to the image path; a file goes to it, or into it when the image
+    path ends with ``/`` (``./tool:/usr/bin/`` gives ``/usr/bin/tool``), as ``COPY`` does.
+    """
     for addition in additions:
         if os.path.isdir(addition.local):
             builder.add_tree(addition.local, addition.image_path)
         elif os.path.lexists(addition.local):
-            builder.add_file(addition.local, addition.image_path)
+            target = addition.image_path
+            if target.endswith("/"):
+                target += os.path.basename(os.path.normpath(addition.local))
+            builder.add_file(addition.local, target)
         else:
             raise NotFound(f"{addition.local}: no such file or directory")
 

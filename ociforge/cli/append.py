@@ -53,7 +53,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="LOCAL:IMAGEPATH",
         action="append",
         default=[],
-        help="a local file or directory and where it goes in the image (repeatable)",
+        help="a local file or directory and where it goes in the image (repeatable); a"
+        " trailing / puts a file into that directory",
     )
     parser.add_argument(
         "--label",

@@ -139,6 +139,7 @@ class TreeWriter:
         self._layer_paths: set[str] = set()
         self._layer_prefixes: set[str] = set()
         self._what = "layer"
+        self._entry_what = "layer: entry"
         self._warned: set[str] = set()
 
     # -- descriptors -------------------------------------------------------------------------
@@ -273,6 +274,7 @@ class TreeWriter:
     def apply_members(self, members: Iterable[tuple[TarMember, MemberData]], *, what: str) -> None:
         """Apply one layer given as its members (see :func:`~ociforge.tar.reader.iter_verified`)."""
         self._what = what
+        self._entry_what = f"{what}: entry"
         self._layer_paths = set()
         self._layer_prefixes = set()
         for member, data in members:
@@ -292,7 +294,7 @@ class TreeWriter:
             self._layer_prefixes.add(prefix)
 
     def _entry(self, header: TarHeader, data: MemberData) -> None:
-        what = f"{self._what}: entry"
+        what = self._entry_what
         parts = split_member_name(header.name, what=what)
         if len(parts) > MAX_DEPTH:
             raise UnsafePath(f"{what} {header.name!r}: more than {MAX_DEPTH} levels deep")
@@ -348,7 +350,7 @@ class TreeWriter:
             size=header.size if header.is_file else 0,
             mtime=header.mtime,
             link=header.linkname if header.is_symlink else "",
-            xattrs=dict(header.xattrs),
+            xattrs=dict(header.xattrs) if header.xattrs else header.xattrs,
             devmajor=header.devmajor,
             devminor=header.devminor,
             **extra,  # type: ignore[arg-type]
@@ -583,7 +585,8 @@ def unpack_layers(
     layers = list(layers)
     try:
         # The next layers are decompressed and verified in another thread meanwhile.
-        with Prefetcher([layer.open_uncompressed for layer in layers]) as prefetch:
+        openers = [layer.open_uncompressed for layer in layers]
+        with Prefetcher(openers, chunk_size=4 * CHUNK_SIZE, depth=4) as prefetch:
             for index, (layer, stream) in enumerate(zip(layers, prefetch, strict=True)):
                 what = f"{name}: layer {index} ({layer.digest})"
                 writer.apply_members(iter_verified(cast(IO[bytes], stream), what=what), what=what)
