@@ -19,7 +19,7 @@ from tests.support import images
 from tests.support import layers as oracle
 from tests.support.cli import ociforge
 from tests.support.images import directory, file, hardlink, symlink
-from tests.support.tools import need, run
+from tests.support.tools import need, ostree_import, run
 from tests.support.trees import snapshot
 
 SECRET = b"hunter2-registry-token"
@@ -100,6 +100,14 @@ def test_squash_keeps_the_effect_and_drops_deleted_content(tmp_path: Path, layou
     assert unpacked(squashed, tmp_path / "s") == unpacked(image, tmp_path / "o")
     save_image(squashed, f"oci:{tmp_path / 'out'}:v2")
     validate_image(open_image(f"oci:{tmp_path / 'out'}:v2"))
+
+
+def test_ostree_accepts_the_squashed_layer(tmp_path: Path, layout: str) -> None:
+    top = squash_image(open_image(layout)).layers[-1]
+    repo = ostree_import(oracle.layer_blob(top), tmp_path / "ostree")
+    listing = run(["ostree", "ls", f"--repo={repo}", "-R", "layer"]).stdout
+    assert "/usr/bin/tool-link" in listing
+    assert "/etc/creds" not in listing
 
 
 def test_links_whose_targets_changed_keep_their_content(tmp_path: Path, layout: str) -> None:
