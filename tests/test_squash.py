@@ -17,9 +17,9 @@ from ociforge.transports import open_image
 from ociforge.validate import validate_image
 from tests.support import images
 from tests.support import layers as oracle
-from tests.support.cli import ociforge
+from tests.support.cli import assert_clean_error, ociforge
 from tests.support.images import directory, file, hardlink, symlink
-from tests.support.tools import need, ostree_import, run
+from tests.support.tools import need, ostree_import, run, skopeo
 from tests.support.trees import snapshot
 
 SECRET = b"hunter2-registry-token"
@@ -138,9 +138,15 @@ def test_base_rules(layout: str) -> None:
 
 
 def test_squash_cli(tmp_path: Path, layout: str) -> None:
-    result = ociforge("squash", layout, f"oci-archive:{tmp_path / 'out.ociarchive'}", "--json")
+    out = tmp_path / "out.ociarchive"
+    result = ociforge("squash", layout, f"oci-archive:{out}", "--json")
     assert result.code == 0, result.err
     assert '"after": 2' in result.out
+    validate_image(open_image(f"oci-archive:{out}"))
+    skopeo("inspect", f"oci-archive:{out}")
+    refused = ociforge("squash", layout, f"oci-archive:{tmp_path / 'no.ociarchive'}", "--base", "0")
+    assert_clean_error(refused, "ostree content")
+    assert not (tmp_path / "no.ociarchive").exists()
 
 
 _PATHS = ["a", "a/x", "a/y", "b", "b/z", "c"]
