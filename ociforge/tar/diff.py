@@ -11,7 +11,6 @@ an opaque directory, as overlayfs would record it.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import stat
 from collections.abc import Callable, Mapping
@@ -24,7 +23,7 @@ from .beneath import DIR_FLAGS, open_beneath
 from .build import LayerBuilder
 from .header import BLK, CHR, DIR, FIFO, LNK, REG, SYM, TarHeader
 from .names import Parts, join
-from .state import PathState
+from .state import PathState, crc32
 from .unpack import ROOTLESS_XATTR, Warn, decode_rootless_owner
 from .whiteout import is_whiteout_name
 
@@ -214,9 +213,7 @@ class TreeDiff:
             record is not None
             and not _differs(header, record)
             # Size and mtime cannot tell: the ctime moved, so compare the bytes.
-            and (
-                not header.is_file or self._content_digest(parent, name, parts, st) == record.digest
-            )
+            and (not header.is_file or self._content_crc(parent, name, parts, st) == record.crc32)
         )
         if same_content:
             return
@@ -331,14 +328,14 @@ class TreeDiff:
                     out[attr] = value
         return out
 
-    def _content_digest(self, parent: int, name: str, parts: Parts, st: os.stat_result) -> str:
+    def _content_crc(self, parent: int, name: str, parts: Parts, st: os.stat_result) -> int:
         self._readable(parent, name, parts, st)
-        hasher = hashlib.sha256()
+        checksum = 0
         fd = os.open(name, _FILE_FLAGS, dir_fd=parent)
         with os.fdopen(fd, "rb", buffering=0) as reader:
             while chunk := reader.read(CHUNK_SIZE):
-                hasher.update(chunk)
-        return hasher.hexdigest()
+                checksum = crc32(chunk, checksum)
+        return checksum
 
 
 def _differs(header: TarHeader, record: PathState) -> bool:

@@ -63,10 +63,15 @@ class MemberData(io.RawIOBase):
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
             size = self.remaining
-        buf = bytearray(min(size, self.remaining))
-        n = self.readinto(buf)
-        del buf[n:]
-        return bytes(buf)
+        n = min(size, self.remaining)
+        if n <= 0:
+            return b""
+        # Straight from the stream: no staging buffer, no second copy.
+        data = self._stream.read(n)
+        if not data:
+            raise TarError(f"{self._what}: truncated (data of a member is cut short)")
+        self.remaining -= len(data)
+        return data
 
 
 def _read_exact(stream: Readable, n: int, what: str) -> bytes:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterable, Mapping
@@ -29,7 +28,7 @@ from .beneath import DIR_FLAGS, open_beneath
 from .header import BLK, CHR, DIR, FIFO, TarHeader
 from .names import Parts, join, split_member_name
 from .reader import MemberData, TarMember, iter_members, iter_verified
-from .state import PathState
+from .state import PathState, crc32
 from .whiteout import Whiteout, classify
 
 if TYPE_CHECKING:
@@ -388,9 +387,9 @@ class TreeWriter:
             self._remove(parent, name, parts)
             fd = os.open(name, _NEW_FILE, 0o600, dir_fd=parent)
         try:
-            hasher = hashlib.sha256()
+            checksum = 0
             while chunk := data.read(CHUNK_SIZE):
-                hasher.update(chunk)
+                checksum = crc32(chunk, checksum)
                 view = memoryview(chunk)
                 while view:
                     view = view[os.write(fd, view) :]
@@ -404,7 +403,7 @@ class TreeWriter:
         finally:
             os.close(fd)
         self.states[join(parts)] = self._state(
-            header, digest=hasher.hexdigest(), ino=st.st_ino, ctime_ns=st.st_ctime_ns
+            header, crc32=checksum, ino=st.st_ino, ctime_ns=st.st_ctime_ns
         )
 
     def _symlink(self, parent: int, name: str, parts: Parts, header: TarHeader) -> None:
