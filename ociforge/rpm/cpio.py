@@ -7,13 +7,12 @@ Names are checked here: absolute names and ``..`` components are errors.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
 from ..errors import RpmError
-from ..streams import Readable
+from ..streams import LimitedReader, Readable, read_exact
 
 __all__ = ["CpioEntry", "iter_cpio", "safe_name"]
 
@@ -37,48 +36,22 @@ class CpioEntry:
     inode: int
 
 
-class _Data(io.RawIOBase):
-    """The current member's bytes; never reads past them."""
-
-    def __init__(self, stream: Readable, size: int, what: str) -> None:
-        super().__init__()
-        self._stream = stream
-        self.remaining = size
-        self._what = what
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
-        n = min(len(view), self.remaining)
-        if n <= 0:
-            return 0
-        data = self._stream.read(n)
-        if not data:
-            raise RpmError(f"{self._what}: payload truncated inside a file's data")
-        self.remaining -= len(data)
-        view[: len(data)] = data
-        return len(data)
+def _truncated(what: str) -> RpmError:
+    return RpmError(f"{what}: payload truncated (cpio archive cut short)")
 
 
 def _read_exact(stream: Readable, n: int, what: str) -> bytes:
-    parts = []
-    left = n
-    while left:
-        chunk = stream.read(left)
-        if not chunk:
-            raise RpmError(f"{what}: payload truncated (cpio archive cut short)")
-        parts.append(chunk)
-        left -= len(chunk)
-    return b"".join(parts)
+    data = read_exact(stream, n)
+    if len(data) < n:
+        raise _truncated(what)
+    return data
 
 
 def _skip(stream: Readable, n: int, what: str) -> None:
     while n > 0:
         chunk = stream.read(min(n, 1 << 20))
         if not chunk:
-            raise RpmError(f"{what}: payload truncated (cpio archive cut short)")
+            raise _truncated(what)
         n -= len(chunk)
 
 
@@ -103,7 +76,7 @@ def _hex(field: bytes, what: str) -> int:
 
 def iter_cpio(
     stream: Readable, *, what: str, stripped_size: Callable[[int], int] | None = None
-) -> Iterator[tuple[CpioEntry, io.RawIOBase]]:
+) -> Iterator[tuple[CpioEntry, LimitedReader]]:
     """Yield each member and a reader of its data until the trailer.
 
     ``stripped_size(index)`` gives the data size of a stripped (``07070X``) member, which
@@ -139,6 +112,6 @@ def iter_cpio(
             entry = CpioEntry(path, -1, mode, nlink, size, inode)
         else:
             raise RpmError(f"{what}: bad cpio magic {magic!r} (corrupt payload)")
-        data = _Data(stream, entry.size, what)
+        data = LimitedReader(stream, entry.size, lambda: _truncated(what))
         yield entry, data
         _skip(stream, data.remaining + (-entry.size % 4), what)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..errors import RpmError
-from ..streams import Readable
+from ..streams import Readable, read_exact
 from .tags import Tag, TagType
 
 __all__ = [
@@ -256,11 +256,7 @@ def parse_header(
     if raw[:8] != HEADER_MAGIC:
         raise RpmError(f"{what}: bad header magic {raw[:8].hex()}")
     il, dl = struct.unpack_from(">II", raw, 8)
-    max_il, max_dl = (_SIG_MAX_ENTRIES, _SIG_MAX_DATA) if signature else (_MAX_ENTRIES, _MAX_DATA)
-    if not 1 <= il <= max_il:
-        raise RpmError(f"{what}: index count {il} is outside 1..{max_il}")
-    if dl > max_dl:
-        raise RpmError(f"{what}: data size {dl} exceeds {max_dl}")
+    _check_counts(il, dl, signature=signature, what=what)
     if len(raw) != 16 + 16 * il + dl:
         raise RpmError(
             f"{what}: truncated header ({len(raw)} bytes, index and data need {16 + 16 * il + dl})"
@@ -318,15 +314,18 @@ def _check_region(
 
 
 def _read_exact(stream: Readable, n: int, what: str) -> bytes:
-    parts = []
-    left = n
-    while left:
-        chunk = stream.read(left)
-        if not chunk:
-            raise RpmError(f"{what}: truncated (file ends {left} bytes early)")
-        parts.append(chunk)
-        left -= len(chunk)
-    return b"".join(parts)
+    data = read_exact(stream, n)
+    if len(data) < n:
+        raise RpmError(f"{what}: truncated (file ends {n - len(data)} bytes early)")
+    return data
+
+
+def _check_counts(il: int, dl: int, *, signature: bool, what: str) -> None:
+    max_il, max_dl = (_SIG_MAX_ENTRIES, _SIG_MAX_DATA) if signature else (_MAX_ENTRIES, _MAX_DATA)
+    if not 1 <= il <= max_il:
+        raise RpmError(f"{what}: index count {il} is outside 1..{max_il}")
+    if dl > max_dl:
+        raise RpmError(f"{what}: data size {dl} exceeds {max_dl}")
 
 
 def read_header(stream: Readable, *, what: str = "rpm", signature: bool = False) -> Header:
@@ -336,12 +335,8 @@ def read_header(stream: Readable, *, what: str = "rpm", signature: bool = False)
     if prefix[:8] != HEADER_MAGIC:
         raise RpmError(f"{label}: bad header magic {prefix[:8].hex()}")
     il, dl = struct.unpack_from(">II", prefix, 8)
-    max_il, max_dl = (_SIG_MAX_ENTRIES, _SIG_MAX_DATA) if signature else (_MAX_ENTRIES, _MAX_DATA)
     # Check the counts before reading, so an absurd header costs no memory.
-    if not 1 <= il <= max_il:
-        raise RpmError(f"{label}: index count {il} is outside 1..{max_il}")
-    if dl > max_dl:
-        raise RpmError(f"{label}: data size {dl} exceeds {max_dl}")
+    _check_counts(il, dl, signature=signature, what=label)
     body = _read_exact(stream, 16 * il + dl, label)
     header = parse_header(prefix + body, what=label, signature=signature)
     if signature:

@@ -225,6 +225,24 @@ TWO_FILES = Spec(
 )
 
 
+#: Rich and ordinary dependencies of every kind the rpmdb indexes.
+DEPS = Spec(
+    name="deps",
+    preamble=(
+        "Requires: (tiny >= 1.0 if libtiny)\nRequires: (a or (b and c))\n"
+        "Requires: (x if y else z)\nRequires(post): /bin/sh\nRequires(pre,postun): coreutils\n"
+        "Conflicts: nothing < 2\nObsoletes: olddeps\nRecommends: rec\nSuggests: sug\n"
+        "Supplements: (sup and other)\nEnhances: enh\n"
+    ),
+    scripts=(
+        "%post\n/sbin/ldconfig\n\n%triggerin -- tiny\ntrue\n\n%triggerun -- tiny\ntrue\n\n"
+        "%filetriggerin -- /usr/lib64\ntrue\n\n%transfiletriggerin -- /usr/share\ntrue\n"
+    ),
+    install="mkdir -p %{buildroot}/usr/share/deps\necho d > %{buildroot}/usr/share/deps/d\n",
+    files="/usr/share/deps\n",
+)
+
+
 def big(size: int) -> Spec:
     """One incompressible file of ``size`` bytes (benchmarks)."""
     return Spec(
