@@ -14,28 +14,8 @@ from ociforge.rpm.package import read_package
 from ociforge.rpm.rpmdb import INDEX_TAGS, Rpmdb
 from ociforge.rpm.tags import FileState, Tag
 from tests.support import rpms
+from tests.support.rpmroot import rpm_install
 from tests.support.tools import need, run
-
-
-def rpm_install(root: Path, *packages: Path, justdb: bool = False) -> None:
-    need("rpm")
-    extra = ["--justdb"] if justdb else []
-    run(
-        [
-            "rpm",
-            "--root",
-            str(root),
-            "--dbpath",
-            "/usr/share/rpm",
-            "--nodeps",
-            "--noscripts",
-            "--force-debian",
-            "-i",
-            *extra,
-            *map(str, packages),
-        ],
-        env=rpms.env(root.parent),
-    )
 
 
 def rpm_rows(db_path: Path) -> dict[str, list[tuple[object, int, int]]]:
