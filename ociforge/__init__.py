@@ -40,6 +40,13 @@ from .image import Image, host_platform
 from .layer import Layer, SpooledLayerWriter
 from .layout import LayoutWriter, OciLayout, collect_garbage
 from .mutate import HistoryEntry, append_layers
+from .ostree.lint import Finding, lint_tree
+from .rpm.inject import InjectOptions, InjectReport, inject_rpms
+from .rpm.package import RpmPackage, read_package
+from .rpm.payload import iter_payload
+from .rpm.recipe import RpmAppendResult, append_rpms
+from .rpm.rpmdb import Rpmdb
+from .rpm.signature import load_keys
 from .sink import ImageSink, write_image
 from .spec import Descriptor, ImageConfig, Index, Manifest, Platform
 from .tar.build import LayerBuilder
@@ -60,6 +67,7 @@ __all__ = [
     "Digest",
     "DigestMismatch",
     "FileBlobSource",
+    "Finding",
     "FormatError",
     "HistoryEntry",
     "IgnitionError",
@@ -67,6 +75,8 @@ __all__ = [
     "ImageConfig",
     "ImageSink",
     "Index",
+    "InjectOptions",
+    "InjectReport",
     "IntegrityError",
     "InvalidDigest",
     "InvalidReference",
@@ -88,7 +98,10 @@ __all__ = [
     "RegistryError",
     "RegistryResponseError",
     "Repacked",
+    "RpmAppendResult",
     "RpmError",
+    "RpmPackage",
+    "Rpmdb",
     "SignatureError",
     "SizeMismatch",
     "SpooledLayerWriter",
@@ -98,14 +111,20 @@ __all__ = [
     "UnsupportedError",
     "__version__",
     "append_layers",
+    "append_rpms",
     "collect_garbage",
     "copy_image",
     "host_platform",
+    "inject_rpms",
+    "iter_payload",
+    "lint_tree",
+    "load_keys",
     "open_compressor",
     "open_decompressor",
     "open_image",
     "open_sink",
     "parse_reference",
+    "read_package",
     "repack_bundle",
     "save_image",
     "unpack_bundle",

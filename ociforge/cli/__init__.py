@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from .. import __version__
 from ..compression import MAX_LAYER_SIZE_ENV, parse_size
 from ..errors import OciforgeError
-from . import copy, demo, inspect, verify
+from . import append, copy, demo, inspect, lint, verify
 
 __all__ = ["main"]
 
 #: Each module adds its subcommand; the order is the order of ``ociforge --help``.
-_COMMANDS = (inspect, copy, verify, demo)
+_COMMANDS = (inspect, copy, append, lint, verify, demo)
 
 EXIT_OK = 0
 EXIT_ERROR = 1

@@ -1,11 +1,11 @@
 """The flattened view of a base image that RPM injection needs: path kinds and a few files.
 
-TEMPORARY: a minimal reader until the layers work (``tar`` flatten/unpack with whiteouts) is on
-main; it applies ``.wh.`` and opaque whiteouts only to this in-memory path map and should be
-replaced by that code. It reads every layer once (in parallel), keeps one :class:`TreeEntry`
-per path and captures the contents of the few paths a caller asks for; a wanted path that is
-a hard link (ostree layers link the tree to ``sysroot/ostree/repo/objects``) is captured in a
-second pass over just the layers that need it.
+Unlike :mod:`ociforge.tar.unpack`, nothing is written to disk: every layer is read once (in
+parallel), whiteouts (named by :func:`ociforge.tar.whiteout.classify`) are applied to an
+in-memory map holding one :class:`TreeEntry` per path, and only the contents of the few paths
+a caller asks for are kept. A wanted path that is a hard link (ostree layers link the tree to
+``sysroot/ostree/repo/objects``) is captured in a second pass over just the layers that need
+it.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from ..layer import Layer
 from ..ostree.tree import EntryKind, TreeEntry, normalize
 from ..streams import CHUNK_SIZE, Readable
 from ..tar.header import TarHeader
+from ..tar.names import split_member_name
 from ..tar.reader import iter_members
+from ..tar.whiteout import classify
 
 __all__ = ["BaseTree", "scan_image"]
 
-_WHITEOUT: Final = ".wh."
-_OPAQUE: Final = ".wh..wh..opq"
 _HEAD: Final = 64
 _MAX_LINKS: Final = 40
 
@@ -69,16 +69,15 @@ def _scan_layer(
     with layer.open_uncompressed() as stream:
         for member, data in iter_members(stream, what=f"layer {layer.digest}"):
             header = member.header
-            path = normalize(header.name)
-            if path == "/":
+            parts = split_member_name(header.name, what=f"layer {layer.digest}")
+            if not parts:
                 continue
-            base = posixpath.basename(path)
-            if base == _OPAQUE:
-                scan.events.append((posixpath.dirname(path), None, True))
-                continue
-            if base.startswith(_WHITEOUT):
-                gone = posixpath.join(posixpath.dirname(path), base[len(_WHITEOUT) :])
-                scan.events.append((gone, None, False))
+            path = "/" + "/".join(parts)
+            whiteout = classify(parts, what=f"layer {layer.digest}")
+            if whiteout is not None:
+                if whiteout.kind != "meta":
+                    target = "/" + "/".join(whiteout.target)
+                    scan.events.append((target, None, whiteout.kind == "opaque"))
                 continue
             kind = _kind(header)
             link = header.linkname
@@ -140,6 +139,14 @@ class BaseTree:
             return None
         spool.seek(0)
         return spool.read()
+
+    def overlay(self, layer: Layer, *, heads: bool = True) -> set[str]:
+        """Apply one more layer on top (to lint the result); returns the paths it adds."""
+        scan = _scan_layer(layer, lambda _path: False, heads)
+        origin = dict.fromkeys(self.entries, -1)
+        for _link in _apply(self.entries, origin, self._contents, scan, 0):
+            pass
+        return {path for path, entry, _opaque in scan.events if entry is not None}
 
     def close(self) -> None:
         """Drop the captured contents."""

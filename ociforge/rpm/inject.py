@@ -14,7 +14,7 @@ import os
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Protocol
 
 from ..accounts import GROUP_FILES, PASSWD_FILES, Accounts, SysusersEntry, decode_sysusers_provide
 from ..errors import PolicyError, UnsupportedError
@@ -28,7 +28,6 @@ from .caps import XATTR, encode_caps
 from .files import RpmFile, file_list
 from .installed import InstallInfo, installed_header, transaction_color
 from .kernel import kernel_reason
-from .layersink import EntrySink
 from .package import RpmPackage, read_package
 from .payload import iter_payload
 from .rpmdb import DB_DIRECTORIES, Rpmdb
@@ -36,7 +35,7 @@ from .scriptlets import plan_scriptlets
 from .signature import PublicKey
 from .tags import FileState, Tag
 
-__all__ = ["BASE_FILES", "InjectOptions", "InjectReport", "inject_rpms"]
+__all__ = ["BASE_FILES", "EntrySink", "InjectOptions", "InjectReport", "inject_rpms"]
 
 #: Files of the base image the recipe reads (see :func:`~ociforge.rpm.basetree.scan_image`).
 BASE_FILES: Final = (
@@ -51,6 +50,18 @@ BASE_FILES: Final = (
 )
 _SETID: Final = stat.S_ISUID | stat.S_ISGID
 _BIG_ENDIAN: Final = frozenset({"s390x", "ppc64", "ppc", "s390", "sparc64"})
+
+
+class EntrySink(Protocol):
+    """Where the entries go: :class:`~ociforge.tar.build.LayerBuilder` has this shape."""
+
+    def add_entry(self, header: TarHeader, data: bytes | Readable | None = None) -> None:
+        """Add one member (relative name); a file's data is exactly ``header.size`` bytes."""
+        ...
+
+    def add_whiteout(self, image_path: str) -> None:
+        """Delete ``image_path`` from the layers below."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,9 @@ import pytest
 from ociforge.errors import PolicyError, SignatureError, UnsupportedError
 from ociforge.rpm.basetree import BaseTree, scan_image, wanted_paths
 from ociforge.rpm.inject import BASE_FILES, InjectOptions, InjectReport, inject_rpms
-from ociforge.rpm.layersink import TarLayerSink
 from ociforge.rpm.package import read_package
 from ociforge.rpm.signature import load_keys
+from ociforge.tar.build import LayerBuilder
 from ociforge.transports import open_image
 from tests.support import rpmroot, rpms
 from tests.support.tools import need, run
@@ -35,9 +35,15 @@ def build_base(
 
 
 def inject(tree: BaseTree, packages: list[Path], **options: object) -> tuple[bytes, InjectReport]:
-    sink = TarLayerSink(parent=tree.entry)
-    report = inject_rpms(tree, packages, sink, options=InjectOptions(install_time=WHEN, **options))  # type: ignore[arg-type]
-    layer = sink.finish()
+    builder = LayerBuilder(compression="gzip")
+    try:
+        report = inject_rpms(
+            tree, packages, builder, options=InjectOptions(install_time=WHEN, **options)
+        )  # type: ignore[arg-type]
+    except BaseException:
+        builder.close()
+        raise
+    layer = builder.build()
     with layer.open_compressed() as fh:
         return gzip.decompress(fh.read()), report
 
