@@ -121,13 +121,15 @@ class Accounts:
                     self._groups.setdefault(row[0], int(row[2]))
 
     def uid(self, name: str) -> int | None:
-        """The uid of user ``name``."""
+        """The uid of user ``name`` (``root`` is 0 even without a passwd file, as in rpm)."""
         found = self._users.get(name)
-        return found[0] if found else None
+        if found is None:
+            return 0 if name == "root" else None
+        return found[0]
 
     def gid(self, name: str) -> int | None:
-        """The gid of group ``name``."""
-        return self._groups.get(name)
+        """The gid of group ``name`` (``root`` is 0 even without a group file)."""
+        return self._groups.get(name, 0 if name == "root" else None)
 
     def _free(self, used: set[int], also: set[int] | None = None) -> int:
         for candidate in range(_SYSTEM_MAX, 0, -1):

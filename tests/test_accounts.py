@@ -50,3 +50,9 @@ def test_decode_rpm_sysusers_provide() -> None:
     assert decode_sysusers_provide("tiny", "1.0-1", what="t") is None
     assert parse_sysusers_line("# comment") is None
     assert parse_sysusers_line("g wheel 10") == SysusersEntry("g", "wheel", "10")
+
+
+def test_root_without_account_files() -> None:
+    # rpm's rpmugUid/rpmugGid answer 0 for "root" without looking anything up.
+    accounts = Accounts([], [])
+    assert (accounts.uid("root"), accounts.gid("root"), accounts.uid("daemon")) == (0, 0, None)

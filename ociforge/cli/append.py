@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
             compression=args.compression,
             created_by=args.created_by,
             strict=args.strict,
+            verify_base=False,  # save_image below verifies every base blob before committing
         )
         print_report(derived.report, derived.findings, quiet=args.quiet or args.json)
         new_image = derived.image

@@ -10,18 +10,19 @@ it.
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import IO, Final
+from typing import IO, Final, cast
 
-from ..compression import default_threads
+from ..compression import default_threads, open_decompressor
 from ..image import Image
 from ..layer import Layer
 from ..ostree.tree import EntryKind, TreeEntry, normalize
-from ..streams import CHUNK_SIZE, Readable
+from ..streams import CHUNK_SIZE, RangeReader, Readable
 from ..tar.header import TarHeader
 from ..tar.names import split_member_name
 from ..tar.reader import iter_members
@@ -62,11 +63,32 @@ def _spool(reader: Readable) -> IO[bytes]:
     return spool
 
 
+@contextlib.contextmanager
+def _open_layer(layer: Layer, verify: bool) -> Iterator[IO[bytes]]:
+    if verify:
+        with layer.open_uncompressed() as stream:
+            yield stream
+        return
+    with layer.source.blob_range(layer.descriptor) as span:
+        if span is None:
+            raw: IO[bytes] = layer.open_compressed()
+        else:
+            raw = cast(IO[bytes], RangeReader(span.fd, span.offset, span.size))
+        what = f"{layer.source.name}: layer {layer.digest}"
+        with open_decompressor(raw, layer.compression, what=what) as stream:
+            yield stream
+
+
 def _scan_layer(
-    layer: Layer, wanted: Callable[[str], bool], heads: bool, capture: frozenset[str] = frozenset()
+    layer: Layer,
+    wanted: Callable[[str], bool],
+    heads: bool,
+    capture: frozenset[str] = frozenset(),
+    *,
+    verify: bool = True,
 ) -> _LayerScan:
     scan = _LayerScan()
-    with layer.open_uncompressed() as stream:
+    with _open_layer(layer, verify) as stream:
         for member, data in iter_members(stream, what=f"layer {layer.digest}"):
             header = member.header
             parts = split_member_name(header.name, what=f"layer {layer.digest}")
@@ -204,16 +226,22 @@ def scan_image(
     wanted: Callable[[str], bool] = lambda _path: False,
     heads: bool = False,
     threads: int | None = None,
+    verify: bool = True,
 ) -> BaseTree:
     """Flatten ``image``'s layers into a :class:`BaseTree`.
 
     ``wanted(path)`` selects regular files whose content to keep (spooled, not in memory when
     large); ``heads`` keeps the first bytes of every file (for lint's key detection).
+    ``verify=False`` reads local layer blobs without hashing them (neither digest nor
+    diff_id): only for a caller that writes the image to a sink which verifies every base blob
+    before anything is committed, so nothing read here can reach an output unchecked.
     """
     layers = list(image.layers)
     workers = max(1, min(threads or default_threads(), len(layers) or 1))
     with ThreadPoolExecutor(workers) as pool:
-        scans = list(pool.map(lambda layer: _scan_layer(layer, wanted, heads), layers))
+        scans = list(
+            pool.map(lambda layer: _scan_layer(layer, wanted, heads, verify=verify), layers)
+        )
     entries: dict[str, TreeEntry] = {}
     origin: dict[str, int] = {}
     contents: dict[str, IO[bytes]] = {}
@@ -223,7 +251,7 @@ def scan_image(
             if wanted(path) and path not in contents:
                 second.setdefault(index, {})[path] = target
     for index, links in second.items():
-        scan = _scan_layer(layers[index], wanted, False, frozenset(links.values()))
+        scan = _scan_layer(layers[index], wanted, False, frozenset(links.values()), verify=verify)
         for path, target in links.items():
             if target in scan.contents and entries.get(path) is not None:
                 contents[path] = _spool(scan.contents[target])

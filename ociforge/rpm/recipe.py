@@ -51,15 +51,18 @@ def append_rpms(
     compression: mt.Compression = "gzip",
     created_by: str = "",
     strict: bool = False,
+    verify_base: bool = True,
 ) -> RpmAppendResult:
     """``image`` plus one layer with ``rpm_paths`` installed (and ``extra_steps``' entries).
 
     With ``strict`` any lint finding about the new layer is an error; otherwise findings are
-    returned for the caller to show as warnings.
+    returned for the caller to show as warnings. ``verify_base=False`` skips hashing the base
+    layers while scanning them: only for callers whose sink verifies every base blob.
     """
     if not rpm_paths:
         raise PolicyError("no packages given")
-    base = scan_image(image, wanted=wanted_paths(BASE_FILES), heads=True)
+    # The caller's sink verifies every base blob before committing (see scan_image).
+    base = scan_image(image, wanted=wanted_paths(BASE_FILES), heads=True, verify=verify_base)
     builder = LayerBuilder(compression=compression, docker=mt.is_docker(image.media_type))
     try:
         for step in extra_steps:

@@ -258,3 +258,22 @@ def test_lint_cli_clean_image(tmp_path: Path) -> None:
     assert result.code == 0, result.out + result.err
     assert result.out == ""
     need("rpm")
+
+
+def test_tampered_base_layer_gives_no_output(
+    tmp_path: Path, base_archive: Path, tiny_rpms: dict[str, Path]
+) -> None:
+    # append scans base layers without hashing them; the archive writer's check must still stop it.
+    image = open_image(f"oci-archive:{base_archive}")
+    digest = image.layers[0].digest.encoded
+    data = bytearray(base_archive.read_bytes())
+    at = bytes(data).index(digest.encode())  # the member name; its data follows the header block
+    start = at - (at % 512) + 512
+    data[start + 5000] ^= 0xFF
+    bad = tmp_path / "tampered.ociarchive"
+    bad.write_bytes(bytes(data))
+    out = tmp_path / "out.ociarchive"
+    result = _append(bad, out, "--rpm", str(tiny_rpms["zstd"]))
+    assert result.code != 0  # type: ignore[attr-defined]
+    assert "Traceback" not in result.err  # type: ignore[attr-defined]
+    assert not out.exists()
