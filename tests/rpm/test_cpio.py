@@ -80,3 +80,31 @@ def test_truncated_archive(tmp_path: Path) -> None:
 def test_garbage_magic() -> None:
     with pytest.raises(RpmError, match="bad cpio magic"):
         list(iter_cpio(io.BytesIO(b"123456" + b"0" * 200), what="t"))
+
+
+def _newc_trailer() -> bytes:
+    name = b"TRAILER!!!\0"
+    fields = [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, len(name), 0]
+    header = b"070701" + b"".join(b"%08X" % f for f in fields) + name
+    return header + b"\0" * (-len(header) % 4)
+
+
+def test_stripped_format() -> None:
+    # rpm writes 07070X + the file index, padded to 4, then the data (size from the header).
+    sizes = {0: 5, 2: 0, 3: 7}
+    body = b""
+    for index, size in sizes.items():
+        body += b"07070X" + b"%08x" % index + b"\0\0"
+        data = bytes([65 + index]) * size
+        body += data + b"\0" * (-size % 4)
+    body += _newc_trailer()
+    got = [
+        (e.index, r.read())
+        for e, r in iter_cpio(io.BytesIO(body), what="t", stripped_size=sizes.__getitem__)
+    ]
+    assert got == [(0, b"AAAAA"), (2, b""), (3, b"DDDDDDD")]
+
+
+def test_stripped_without_sizes_is_refused() -> None:
+    with pytest.raises(RpmError, match="stripped"):
+        list(iter_cpio(io.BytesIO(b"07070X00000000\0\0"), what="t"))

@@ -303,3 +303,59 @@ def test_berkeley_db_base_is_refused(tmp_path: Path, tiny_rpms: dict[str, Path])
     )
     with pytest.raises(UnsupportedError, match="Berkeley DB"):
         inject(tree, [tiny_rpms["zstd"]])
+
+
+def test_ostree_style_base_with_hardlinked_rpmdb(
+    tmp_path: Path, tiny_rpms: dict[str, Path], rpm_dir: Path
+) -> None:
+    """As in ostree-ext exports: the tree is hard links into sysroot/ostree/repo/objects."""
+    from tests.support import images
+
+    need("rpm")
+    root = rpmroot.make_root(tmp_path / "seed")
+    rpmroot.rpm_install(root, rpms.build(rpms.DEPS, rpm_dir))
+    rpmroot.checkpoint(root)
+    db = (root / "usr/share/rpm/rpmdb.sqlite").read_bytes()
+    entries = [
+        images.directory(d)
+        for d in (
+            "sysroot",
+            "sysroot/ostree",
+            "sysroot/ostree/repo",
+            "sysroot/ostree/repo/objects",
+            "sysroot/ostree/repo/objects/ab",
+            "usr",
+            "usr/share",
+            "usr/share/rpm",
+            "etc",
+            "var",
+            "run",
+            "tmp",
+            "dev",
+            "proc",
+            "sys",
+        )
+    ]
+    for i, (path, data) in enumerate(
+        (
+            ("usr/share/rpm/rpmdb.sqlite", db),
+            ("etc/passwd", rpmroot.PASSWD.encode()),
+            ("etc/group", rpmroot.GROUP.encode()),
+        )
+    ):
+        obj = f"sysroot/ostree/repo/objects/ab/{i:062d}.file"
+        entries += [images.file(obj, data), images.hardlink(path, obj)]
+    entries += [images.directory("var/opt"), images.symlink("opt", "var/opt")]
+    built = images.image([images.layer(entries)])
+    images.write_archive(str(tmp_path / "base.ociarchive"), [(built, "")])
+    image = open_image(f"oci-archive:{tmp_path / 'base.ociarchive'}")
+    tree = scan_image(image, wanted=wanted_paths(BASE_FILES), verify=False)
+    assert tree.read("/usr/share/rpm/rpmdb.sqlite") == db
+    layer, _report = inject(tree, [tiny_rpms["zstd"]])
+    ours = tmp_path / "ours"
+    ours.mkdir()
+    rpmroot.apply_tar(ours, layer)
+    assert rpm_query(ours, "-qa", "--qf", "%{NAME}\n").split() == ["deps", "tiny"]
+    assert (
+        "daemon" in (ours / "etc/passwd").read_text()
+    )  # the base's accounts, read through the link
