@@ -129,12 +129,12 @@ def _open_packages(paths: Sequence[str], options: InjectOptions) -> list[_Plan]:
     return plans
 
 
-def _tmpfiles_line(file: RpmFile, path: str) -> str:
+def _tmpfiles_line(file: RpmFile, path: str, user: str, group: str) -> str:
     if file.is_dir:
-        return f"d {path} {file.permissions:04o} {file.user} {file.group} - -"
+        return f"d {path} {file.permissions:04o} {user} {group} - -"
     if file.is_symlink:
         return f"L {path} - - - - {file.linkto}"
-    return f"f {path} {file.permissions:04o} {file.user} {file.group} - -"
+    return f"f {path} {file.permissions:04o} {user} {group} - -"
 
 
 class _Injector:
@@ -186,7 +186,12 @@ class _Injector:
                 self.report.notes.append(f"{what}: {placement.note}")
             plan.tmpfiles.extend(placement.links)
             if placement.how == "tmpfiles":
-                plan.tmpfiles.append(_tmpfiles_line(f, placement.path))
+                user, group = f.user, f.group
+                if not f.is_symlink:
+                    uid, gid, _mode = self.owner(f, what)  # checked like files in the layer
+                    user = user if self.accounts.uid(user) == uid else "root"
+                    group = group if self.accounts.gid(group) == gid else "root"
+                plan.tmpfiles.append(_tmpfiles_line(f, placement.path, user, group))
                 if f.is_regular and f.size:
                     states[f.index] = FileState.NOTINSTALLED
                     self.report.notes.append(
@@ -274,6 +279,10 @@ def _account_files(base: BaseTree, passwd: list[str], group: list[str]) -> dict[
         current = base.read(path)
         if not lines or (template and current is None):
             continue
+        if current is None:  # no account file at all: start one with root, as shadow-utils has
+            current = (
+                b"root:x:0:0:root:/root:/bin/bash\n" if path == "/etc/passwd" else b"root:x:0:\n"
+            )
         text = (current or b"").decode("utf-8", "surrogateescape")
         if text and not text.endswith("\n"):
             text += "\n"

@@ -168,8 +168,8 @@ def test_users_in_usr_lib_passwd_resolve(tmp_path: Path, rpm_dir: Path) -> None:
 def test_unknown_owner_is_an_error_unless_root_fallback(tmp_path: Path, rpm_dir: Path) -> None:
     spec = rpms.Spec(
         name="nobodyfiles",
-        install="mkdir -p %{buildroot}/usr/share/nb\necho x > %{buildroot}/usr/share/nb/f\n",
-        files="%attr(4755,ghostuser,ghostgroup) /usr/share/nb/f\n",
+        install="mkdir -p %{buildroot}/usr/share/nb %{buildroot}/var/lib/nb\necho x > %{buildroot}/usr/share/nb/f\n",
+        files="%attr(4755,ghostuser,ghostgroup) /usr/share/nb/f\n%dir %attr(0750,ghostuser,ghostgroup) /var/lib/nb\n",
     )
     package = rpms.build(spec, rpm_dir)
     _base, tree = build_base(tmp_path)
@@ -180,6 +180,9 @@ def test_unknown_owner_is_an_error_unless_root_fallback(tmp_path: Path, rpm_dir:
 
     with tarfile.open(fileobj=io.BytesIO(layer)) as tf:
         info = tf.getmember("usr/share/nb/f")
+        conf = tf.extractfile("usr/lib/tmpfiles.d/ociforge-nobodyfiles.conf")
+        assert conf is not None
+        assert conf.read() == b"d /var/lib/nb 0750 root root - -\n"
     assert (info.uid, info.gid, info.mode) == (0, 0, 0o755)  # set-id bits dropped, as rpm does
     assert any("using root" in note for note in report.notes)
 
