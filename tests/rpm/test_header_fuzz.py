@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+import contextlib
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -11,15 +11,7 @@ from hypothesis import strategies as st
 from ociforge.errors import OciforgeError
 from ociforge.rpm.header import parse_header
 from ociforge.rpm.package import read_package
-from ociforge.rpm.payload import iter_payload
-
-
-def _consume(data: bytes) -> None:
-    fh = io.BytesIO(data)
-    package = read_package(fh, what="fuzz.rpm")
-    for item in iter_payload(package, fh):
-        if item.data:
-            item.data.read()
+from tests.rpm.test_payload import _read_bytes as read_everything
 
 
 @settings(
@@ -32,19 +24,15 @@ def test_corrupted_headers_fail_cleanly(
     data = bytearray(tiny_rpms["gzip"].read_bytes())
     for offset, mask in flips:
         data[offset % len(data)] ^= mask
-    try:
-        _consume(bytes(data))
-    except OciforgeError:
-        pass
+    with contextlib.suppress(OciforgeError):
+        read_everything(bytes(data))
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.binary(min_size=0, max_size=400))
 def test_random_blobs_fail_cleanly(blob: bytes) -> None:
-    try:
+    with contextlib.suppress(OciforgeError):
         parse_header(blob, magic=False, dribbles=True)
-    except OciforgeError:
-        pass
 
 
 @settings(
