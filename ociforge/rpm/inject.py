@@ -355,6 +355,8 @@ def inject_rpms(
             report.replaced.append(old.nevra)
             for f in file_list(old.header):
                 target = normalize(f.path)
+                if f.is_dir and target not in new_paths and target not in owned_elsewhere:
+                    report.notes.append(f"{old.nevra}: directory {target} left in place")
                 if target in new_paths or not _gone(f, base, owned_elsewhere):
                     continue
                 sink.add_whiteout(target)

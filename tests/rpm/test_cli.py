@@ -277,3 +277,16 @@ def test_tampered_base_layer_gives_no_output(
     assert result.code != 0  # type: ignore[attr-defined]
     assert "Traceback" not in result.err  # type: ignore[attr-defined]
     assert not out.exists()
+
+
+def test_append_add_only_and_lint_json(tmp_path: Path, base_archive: Path) -> None:
+    motd = tmp_path / "motd"
+    motd.write_text("hi\n")
+    out = tmp_path / "out.ociarchive"
+    result = _append(base_archive, out, "--add", f"{motd}:/etc/motd")
+    assert result.code == 0, result.err  # type: ignore[attr-defined]
+    assert len(open_image(f"oci-archive:{out}").layers) == 2
+    assert_clean_error(_append(base_archive, tmp_path / "o2"), "nothing to append")  # type: ignore[arg-type]
+    lint = ociforge("lint", "--json", f"oci-archive:{out}")
+    assert lint.code == 0, lint.err
+    assert json.loads(lint.out) == []
