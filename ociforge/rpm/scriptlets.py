@@ -133,7 +133,7 @@ def _useradd(argv: list[str]) -> list[SysusersEntry]:
             name = arg
         i += 1
     if not name:
-        raise ValueError("useradd without a user name")
+        raise PolicyError("useradd without a user name")
     uid = opts.get("-u", "-")
     group = opts.get("-g", "")
     ident = f"{uid}:{group}" if group else uid
@@ -154,7 +154,7 @@ def _groupadd(argv: list[str]) -> list[SysusersEntry]:
             name = argv[i]
         i += 1
     if not name:
-        raise ValueError("groupadd without a group name")
+        raise PolicyError("groupadd without a group name")
     return [SysusersEntry("g", name, gid)]
 
 
@@ -184,7 +184,7 @@ def _classify(script: Scriptlet) -> tuple[bool, list[SysusersEntry], str]:
             if tool == "groupadd":
                 accounts += _groupadd(argv)
                 continue
-        except ValueError:
+        except PolicyError:
             return False, [], command
         if argv[0] in _LDCONFIG:
             continue

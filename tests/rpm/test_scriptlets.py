@@ -64,3 +64,14 @@ def test_useradd_lines_become_accounts(rpm_dir: Path) -> None:
         SysusersEntry("g", "tinyd", "-"),
         SysusersEntry("u", "tinyd", "-:tinyd", "tiny daemon", "/var/lib/tiny", "/sbin/nologin"),
     )
+
+
+def test_useradd_without_name_is_not_harmless(rpm_dir: Path) -> None:
+    spec = rpms.Spec(
+        name="badpre",
+        scripts="%pre\nuseradd -r\n",
+        install="mkdir -p %{buildroot}/usr/share/b\necho > %{buildroot}/usr/share/b/f\n",
+        files="/usr/share/b/f\n",
+    )
+    with pytest.raises(PolicyError, match="useradd -r"):
+        plan_scriptlets(header_of(spec, rpm_dir), package="badpre", skip=False)  # type: ignore[arg-type]
