@@ -267,6 +267,16 @@ def _gone(old: RpmFile, base: BaseTree, keep: set[str]) -> bool:
     return base.entry(old.path) is not None
 
 
+def _unrun_triggers(triggers: list[tuple[str, str, str]], paths: set[str]) -> list[str]:
+    """Installed packages' file triggers that the new files would have fired in rpm."""
+    notes = []
+    for package, kind, prefix in triggers:
+        hits = sorted(p for p in paths if p.startswith(prefix))
+        if hits:
+            notes.append(f"{package}: {kind} on {prefix} NOT RUN (fired by {hits[0]})")
+    return notes
+
+
 def _account_files(base: BaseTree, passwd: list[str], group: list[str]) -> dict[str, bytes]:
     """The account files with new entries appended (shadow files only if the base has them)."""
     out = {}
@@ -318,11 +328,15 @@ def inject_rpms(
     with Rpmdb(db_bytes, what=f"base image {db_dir}/rpmdb.sqlite", byteorder=order) as db:
         replaced = []
         owned_elsewhere: set[str] = set()
+        triggers: list[tuple[str, str, str]] = []  # package, kind, path prefix
         for pkg in db.packages():
             if pkg.name in names:
                 replaced.append(pkg)
             else:
                 owned_elsewhere.update(normalize(f.path) for f in file_list(pkg.header))
+            for kind, tag in (("%filetriggerin", Tag.FILETRIGGERNAME),
+                              ("%transfiletriggerin", Tag.TRANSFILETRIGGERNAME)):  # fmt: skip
+                triggers.extend((pkg.nevra, kind, p) for p in pkg.header.strings(tag))
         passwd: list[str] = []
         group: list[str] = []
         sysusers: dict[str, tuple[str, ...]] = {}
@@ -351,6 +365,7 @@ def inject_rpms(
         for path, data in _account_files(base, passwd, group).items():
             injector.write_bytes(path, data, mode=0 if "shadow" in path else 0o644)
         new_paths = set(injector.placed)
+        report.notes.extend(_unrun_triggers(triggers, new_paths))
         for old in replaced:
             report.replaced.append(old.nevra)
             for f in file_list(old.header):

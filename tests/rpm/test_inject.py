@@ -362,3 +362,13 @@ def test_ostree_style_base_with_hardlinked_rpmdb(
     assert (
         "daemon" in (ours / "etc/passwd").read_text()
     )  # the base's accounts, read through the link
+
+
+def test_base_file_triggers_are_reported(tmp_path: Path, rpm_dir: Path) -> None:
+    # deps has %filetriggerin on /usr/lib64 and %transfiletriggerin on /usr/share.
+    _base, tree = build_base(tmp_path, installed=(rpms.build(rpms.DEPS, rpm_dir),))
+    _layer, report = inject(tree, [rpms.build(rpms.LDCONFIG, rpm_dir)])
+    assert any(
+        note.startswith("deps-1.0-1.x86_64: %filetriggerin on /usr/lib64 NOT RUN")
+        for note in report.notes
+    ), report.notes
