@@ -265,7 +265,7 @@ class Key:
 
 def make_key(workdir: Path, algorithm: str = "rsa2048", name: str = "ociforge test") -> Key:
     """A throwaway gpg signing key (``rsa2048``, ``ed25519`` or ``nistp256``)."""
-    need("gpg")
+    need("gpg", "gpg-agent")  # gpg only recommends the agent, which key generation needs
     home = workdir / f"gnupg-{algorithm}-{name.replace(' ', '_')}"
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     base = [
@@ -301,7 +301,7 @@ def make_key(workdir: Path, algorithm: str = "rsa2048", name: str = "ociforge te
 
 def sign(rpm: Path, key: Key, workdir: Path) -> Path:
     """A copy of ``rpm`` signed by ``key`` with rpmsign."""
-    need("rpmsign", "gpg")
+    need("rpmsign", "gpg", "gpg-agent")
     out = workdir / (rpm.stem + f".signed-{key.fingerprint[-8:]}.rpm")
     shutil.copyfile(rpm, out)
     home = workdir / "home"
