@@ -372,3 +372,53 @@ def test_base_file_triggers_are_reported(tmp_path: Path, rpm_dir: Path) -> None:
         note.startswith("deps-1.0-1.x86_64: %filetriggerin on /usr/lib64 NOT RUN")
         for note in report.notes
     ), report.notes
+
+
+@pytest.mark.parametrize("which", ["kernel", "libtiny", "signed", "bzip2"])
+def test_other_packages_match_rpms_install(
+    which: str,
+    tmp_path: Path,
+    rpm_dir: Path,
+    tiny_rpms: dict[str, Path],
+    signed_rpms: dict[str, Path],
+) -> None:
+    need("rpm")
+    package = {
+        "kernel": lambda: rpms.build(rpms.KERNEL, rpm_dir),
+        "libtiny": lambda: rpms.build(rpms.LDCONFIG, rpm_dir),
+        "signed": lambda: signed_rpms["rsa"],
+        "bzip2": lambda: tiny_rpms["bzip2"],
+    }[which]()
+    base, tree = build_base(tmp_path)
+    layer, _report = inject(tree, [package], allow_kernel=True)
+    ours, theirs = ours_and_rpms(tmp_path, base, layer, [package])
+    with package.open("rb") as fh:
+        files = read_package(fh).files
+    for f in files:
+        if f.path.startswith(("/opt", "/var")):
+            continue
+        assert rpmroot.describe(ours / f.path.lstrip("/")) == rpmroot.describe(
+            theirs / f.path.lstrip("/")
+        ), f.path
+    name = read_name(package)
+    conf = ours / "usr/lib/tmpfiles.d" / f"ociforge-{name}.conf"
+    if conf.exists():
+        rpmroot.apply_tmpfiles(ours, conf.read_text())
+    for query in (["-qa"], ["-qi", name], ["-ql", name], ["-q", "--provides", name]):
+        strip = [
+            line
+            for line in rpm_query(ours, *query).splitlines()
+            if not line.startswith("Install Date")
+        ]
+        want = [
+            line
+            for line in rpm_query(theirs, *query).splitlines()
+            if not line.startswith("Install Date")
+        ]
+        assert strip == want, query
+    assert rpm_verify(ours, name) == rpm_verify(theirs, name)
+
+
+def read_name(package: Path) -> str:
+    with package.open("rb") as fh:
+        return read_package(fh).name
