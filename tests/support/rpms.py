@@ -16,7 +16,13 @@ from pathlib import Path
 
 from tests.support.tools import need, run
 
-PAYLOADS = {"zstd": "w19.zstdio", "xz": "w9.xzdio", "gzip": "w9.gzdio", "bzip2": "w9.bzdio"}
+PAYLOADS = {
+    "zstd": "w19.zstdio",
+    "xz": "w9.xzdio",
+    "gzip": "w9.gzdio",
+    "bzip2": "w9.bzdio",
+    "lzma": "w9.lzdio",
+}
 EPOCH = "1700000000"
 
 
