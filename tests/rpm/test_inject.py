@@ -422,3 +422,23 @@ def test_other_packages_match_rpms_install(
 def read_name(package: Path) -> str:
     with package.open("rb") as fh:
         return read_package(fh).name
+
+
+def test_install_time_follows_source_date_epoch(
+    tmp_path: Path, tiny_rpms: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    need("rpm")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1234567890")
+    _base, tree = build_base(tmp_path)
+    builder = LayerBuilder(compression="gzip")
+    inject_rpms(tree, [tiny_rpms["zstd"]], builder)
+    layer = builder.build()
+    with layer.open_compressed() as fh:
+        raw = gzip.decompress(fh.read())
+    ours = tmp_path / "ours"
+    ours.mkdir()
+    rpmroot.apply_tar(ours, raw)
+    assert (
+        rpm_query(ours, "-q", "--qf", "%{INSTALLTIME} %{INSTALLTID}\\n", "tiny")
+        == "1234567890 1234567890\n"
+    )
