@@ -13,7 +13,14 @@ from .blobs import BlobSource, BytesSource, FileBlobSource
 from .bundle import BundleInfo, Repacked, repack_bundle, unpack_bundle, unpack_reference
 from .compression import LayerDigests, LayerWriter, open_compressor, open_decompressor
 from .copy import copy_image, save_image
-from .derive import FileAddition, add_files, append_files, derive_image
+from .derive import (
+    AppendResult,
+    FileAddition,
+    add_files,
+    append_content,
+    append_files,
+    derive_image,
+)
 from .digest import Digest
 from .errors import (
     ArchiveError,
@@ -44,6 +51,7 @@ from .image import Image, host_platform
 from .layer import Layer, SpooledLayerWriter
 from .layout import LayoutWriter, OciLayout, collect_garbage
 from .mutate import HistoryEntry, append_layers, keep_layers
+from .ostree.lint import Finding, lint_tree
 from .registry import (
     Credentials,
     RegistryOptions,
@@ -52,6 +60,12 @@ from .registry import (
     find_credentials,
     parse_registry_reference,
 )
+from .rpm.inject import InjectOptions, InjectReport, inject_rpms
+from .rpm.package import RpmPackage, read_package
+from .rpm.payload import iter_payload
+from .rpm.recipe import append_rpms
+from .rpm.rpmdb import Rpmdb
+from .rpm.signature import load_keys
 from .sink import ImageSink, ParallelImageSink, write_image
 from .spec import Descriptor, ImageConfig, Index, Manifest, Platform
 from .squash import squash_image
@@ -65,6 +79,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AppendResult",
     "ArchiveError",
     "ArchiveWriter",
     "AuthError",
@@ -78,6 +93,7 @@ __all__ = [
     "DigestMismatch",
     "FileAddition",
     "FileBlobSource",
+    "Finding",
     "FormatError",
     "HistoryEntry",
     "IgnitionError",
@@ -86,6 +102,8 @@ __all__ = [
     "ImageReference",
     "ImageSink",
     "Index",
+    "InjectOptions",
+    "InjectReport",
     "IntegrityError",
     "InvalidDigest",
     "InvalidReference",
@@ -114,6 +132,8 @@ __all__ = [
     "Repacked",
     "RetryPolicy",
     "RpmError",
+    "RpmPackage",
+    "Rpmdb",
     "SignatureError",
     "SizeMismatch",
     "SpooledLayerWriter",
@@ -123,14 +143,20 @@ __all__ = [
     "UnsupportedError",
     "__version__",
     "add_files",
+    "append_content",
     "append_files",
     "append_layers",
+    "append_rpms",
     "collect_garbage",
     "copy_image",
     "derive_image",
     "find_credentials",
     "host_platform",
+    "inject_rpms",
+    "iter_payload",
     "keep_layers",
+    "lint_tree",
+    "load_keys",
     "open_compressor",
     "open_decompressor",
     "open_image",
@@ -138,6 +164,7 @@ __all__ = [
     "open_sink",
     "parse_reference",
     "parse_registry_reference",
+    "read_package",
     "repack_bundle",
     "save_image",
     "squash_image",

@@ -8,14 +8,16 @@ Without isal the stdlib zlib writes it. zstd always runs with ``threads >= 1``, 
 
 from __future__ import annotations
 
+import bz2
 import contextlib
 import gzip
 import hashlib
 import io
+import lzma
 import os
 import zlib
 from dataclasses import dataclass
-from typing import IO, Any, Final, cast
+from typing import IO, Any, Final, Literal, cast
 
 import zstandard
 
@@ -34,6 +36,7 @@ except ImportError:  # pragma: no cover - exercised only where isal has no wheel
     _igzip_threaded = None
 
 __all__ = [
+    "Codec",
     "DEFAULT_GZIP_LEVEL",
     "DEFAULT_MAX_UNCOMPRESSED",
     "DEFAULT_ZSTD_LEVEL",
@@ -88,6 +91,9 @@ def max_uncompressed() -> int:
 
 #: zstd frames may ask for windows up to 2 GiB; refuse more than zstd's own default (128 MiB).
 _ZSTD_MAX_WINDOW: Final = 1 << 27
+
+#: What :func:`open_decompressor` reads: the layer codecs plus the stdlib ones RPM payloads use.
+Codec = Compression | Literal["xz", "bzip2", "lzma"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -354,7 +360,14 @@ class _BoundedReader(io.RawIOBase):
         want = min(len(view), self._limit - self._count + 1)
         try:
             data = self._inner.read(want)
-        except (EOFError, OSError, ValueError, zlib.error, zstandard.ZstdError) as exc:
+        except (
+            EOFError,
+            OSError,
+            ValueError,
+            zlib.error,
+            zstandard.ZstdError,
+            lzma.LZMAError,
+        ) as exc:
             raise CompressionError(f"{self._what}: {_describe(exc)}") from None
         n = len(data)
         if not n and want:
@@ -411,14 +424,15 @@ def _describe(exc: BaseException) -> str:
 
 def open_decompressor(
     source: Readable,
-    compression: Compression,
+    compression: Codec,
     *,
     limit: int | None = None,
     what: str = "layer",
 ) -> IO[bytes]:
     """A reader of the decompressed bytes of ``source``, bounded to ``limit`` bytes.
 
-    gzip may have several members and zstd several frames; both are read to the end.
+    gzip may have several members, zstd several frames and xz several streams; all are read to
+    the end. xz, lzma and bzip2 (RPM payloads) use the stdlib codecs.
     Truncated or corrupt input raises :class:`CompressionError`; output beyond ``limit``
     (default: :func:`max_uncompressed`) raises :class:`SizeMismatch` before it is buffered.
     """
@@ -439,6 +453,11 @@ def open_decompressor(
         inner = dctx.stream_reader(
             cast(IO[bytes], tracked), read_size=CHUNK_SIZE, read_across_frames=True, closefd=False
         )
+    elif compression in ("xz", "lzma"):
+        fmt = lzma.FORMAT_XZ if compression == "xz" else lzma.FORMAT_ALONE
+        inner = lzma.LZMAFile(cast(IO[bytes], tracked), "rb", format=fmt)  # noqa: SIM115
+    elif compression == "bzip2":
+        inner = bz2.BZ2File(cast(IO[bytes], tracked), "rb")
     else:
         raise UnsupportedError(f"unsupported compression {compression!r}")
     bounded = _BoundedReader(

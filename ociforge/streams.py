@@ -22,8 +22,10 @@ __all__ = [
     "Readable",
     "VerifyingReader",
     "Writable",
+    "LimitedReader",
     "copy_stream",
     "drain",
+    "read_exact",
 ]
 
 #: The I/O unit everywhere: large enough for hashing and codecs to run at full speed.
@@ -251,3 +253,41 @@ def drain(source: Readable, *, chunk_size: int = CHUNK_SIZE) -> int:
     while chunk := source.read(chunk_size):
         total += len(chunk)
     return total
+
+
+def read_exact(source: Readable, n: int) -> bytes:
+    """Up to ``n`` bytes from ``source``: all ``n`` unless the stream ends first."""
+    parts = []
+    left = n
+    while left > 0:
+        chunk = source.read(left)
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+class LimitedReader(io.RawIOBase):
+    """The next ``size`` bytes of ``source``; a source that ends early raises ``truncated()``."""
+
+    def __init__(self, source: Readable, size: int, truncated: Callable[[], Exception]) -> None:
+        super().__init__()
+        self._source = source
+        self.remaining = size
+        self._truncated = truncated
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        n = min(len(view), self.remaining)
+        if n <= 0:
+            return 0
+        data = self._source.read(n)
+        if not data:
+            raise self._truncated()
+        self.remaining -= len(data)
+        view[: len(data)] = data
+        return len(data)

@@ -28,7 +28,9 @@ def add_layer_options(parser: argparse.ArgumentParser, *, created_by: str) -> No
         "--created-by",
         metavar="TEXT",
         default=created_by,
-        help=f"history entry of the new layer (default {created_by!r})",
+        help=f"history entry of the new layer (default {created_by!r})"
+        if created_by
+        else "history entry of the new layer (default: says what the layer holds)",
     )
     parser.add_argument(
         "--digestfile", metavar="FILE", help="also write the manifest digest to FILE"

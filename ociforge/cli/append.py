@@ -1,13 +1,14 @@
-"""``ociforge append``: the base image plus exactly one layer of local files and trees."""
+"""``ociforge append``: the base image plus one layer of files, RPM packages and Ignition."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from ..derive import FileAddition, append_files
+from ..derive import FileAddition, append_content
 from ..errors import InvalidReference
-from ..mutate import HistoryEntry
 from ..transports import open_image
+from ._rpm_options import add_rpm_options, inject_options
 from ._save import add_layer_options, save_and_report
 
 __all__ = ["parse_labels", "register"]
@@ -24,27 +25,59 @@ def parse_labels(pairs: list[str]) -> dict[str, str]:
     return labels
 
 
+def _read_ignition(path: str | None) -> bytes | None:
+    if path is None:
+        return None
+    if path == "-":
+        return sys.stdin.buffer.read()
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
 def run(args: argparse.Namespace) -> int:
     """Append one layer and print the new manifest digest."""
     additions = [FileAddition.parse(text) for text in args.add]
-    if not additions:
-        raise InvalidReference("nothing to append: give at least one --add LOCAL:IMAGEPATH")
-    labels = parse_labels(args.label)
-    image = append_files(
+    ignition = _read_ignition(args.ignition)
+    if not (additions or args.rpm or ignition is not None):
+        raise InvalidReference(
+            "nothing to append: give --add LOCAL:IMAGEPATH, --rpm FILE or --ignition FILE"
+        )
+    options = inject_options(args) if args.rpm else None
+    result = append_content(
         open_image(args.source),
-        additions,
-        labels=labels,
+        additions=additions,
+        rpms=args.rpm,
+        ignition=ignition,
+        rpm_options=options,
+        labels=parse_labels(args.label),
         compression=args.compression,
-        history=HistoryEntry(created_by=args.created_by),
+        created_by=args.created_by,
+        strict=args.strict,
+        # The sink below verifies every base blob before it commits anything.
+        verify_base=False,
     )
-    save_and_report(image, args, verb="append", destination=args.destination)
+    if not (args.quiet or args.json):
+        for note in result.notes:
+            print(f"ociforge: note: {note}", file=sys.stderr)
+        for finding in result.findings:
+            print(f"ociforge: warning: lint: {finding}", file=sys.stderr)
+    extra: dict[str, object] = {
+        "notes": list(result.notes),
+        "lint": [str(f) for f in result.findings],
+    }
+    if result.report is not None:
+        extra["packages"] = list(result.report.packages)
+        extra["replaced"] = list(result.report.replaced)
+    save_and_report(result.image, args, verb="append", destination=args.destination, extra=extra)
     return 0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the subcommand."""
     parser = sub.add_parser(
-        "append", help="add one layer of local files to an image", description=__doc__
+        "append",
+        help="add one layer of files, RPM packages and Ignition content to an image",
+        description=__doc__,
     )
     parser.add_argument("source", metavar="SRC")
     parser.add_argument("destination", metavar="DST")
@@ -57,11 +90,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         " trailing / puts a file into that directory",
     )
     parser.add_argument(
+        "--ignition",
+        metavar="FILE",
+        help="an Ignition config (spec 3.x JSON, as Butane writes it; - for stdin) whose files,"
+        " directories, links and systemd units go into the layer",
+    )
+    parser.add_argument(
         "--label",
         metavar="KEY=VALUE",
         action="append",
         default=[],
         help="set a config label (repeatable); the base's labels are kept",
     )
-    add_layer_options(parser, created_by="ociforge append")
+    add_layer_options(parser, created_by="")
+    add_rpm_options(parser)
     parser.set_defaults(func=run)

@@ -1,0 +1,268 @@
+"""Flatten an image's layers into a read-only view of its filesystem, without writing to disk.
+
+Unlike :mod:`ociforge.tar.unpack`, nothing is written to disk: every layer is read once (in
+parallel), whiteouts (named by :func:`ociforge.tar.whiteout.classify`) are applied to an
+in-memory map holding one :class:`TreeEntry` per path, and only the contents of the few paths
+a caller asks for are kept. A wanted path that is a hard link (ostree layers link the tree to
+``sysroot/ostree/repo/objects``) is captured in a second pass over just the layers that need
+it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import posixpath
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import IO, Final, cast
+
+from .compression import default_threads, open_decompressor
+from .image import Image
+from .layer import Layer
+from .ostree.tree import EntryKind, TreeEntry, normalize
+from .streams import CHUNK_SIZE, RangeReader, Readable
+from .tar.header import TarHeader
+from .tar.names import split_member_name
+from .tar.reader import iter_members
+from .tar.whiteout import classify
+
+__all__ = ["BaseTree", "scan_image"]
+
+_HEAD: Final = 64
+_MAX_LINKS: Final = 40
+
+
+def _kind(header: TarHeader) -> EntryKind:
+    if header.is_dir:
+        return "dir"
+    if header.is_symlink:
+        return "symlink"
+    if header.is_hardlink:
+        return "hardlink"
+    if header.is_file:
+        return "file"
+    return "other"
+
+
+@dataclass(slots=True)
+class _LayerScan:
+    """What one layer says: (path, entry or None for a whiteout, opaque) in order."""
+
+    events: list[tuple[str, TreeEntry | None, bool]] = field(default_factory=list)
+    contents: dict[str, IO[bytes]] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)
+
+
+def _spool(reader: Readable) -> IO[bytes]:
+    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # noqa: SIM115
+    while chunk := reader.read(CHUNK_SIZE):
+        spool.write(chunk)
+    spool.seek(0)
+    return spool
+
+
+@contextlib.contextmanager
+def _open_layer(layer: Layer, verify: bool) -> Iterator[IO[bytes]]:
+    if verify:
+        with layer.open_uncompressed() as stream:
+            yield stream
+        return
+    with layer.source.blob_range(layer.descriptor) as span:
+        if span is None:
+            raw: IO[bytes] = layer.open_compressed()
+        else:
+            raw = cast(IO[bytes], RangeReader(span.fd, span.offset, span.size))
+        what = f"{layer.source.name}: layer {layer.digest}"
+        with open_decompressor(raw, layer.compression, what=what) as stream:
+            yield stream
+
+
+def _scan_layer(
+    layer: Layer,
+    wanted: Callable[[str], bool],
+    heads: bool,
+    capture: frozenset[str] = frozenset(),
+    *,
+    verify: bool = True,
+) -> _LayerScan:
+    scan = _LayerScan()
+    with _open_layer(layer, verify) as stream:
+        for member, data in iter_members(stream, what=f"layer {layer.digest}"):
+            header = member.header
+            parts = split_member_name(header.name, what=f"layer {layer.digest}")
+            if not parts:
+                continue
+            path = "/" + "/".join(parts)
+            whiteout = classify(parts, what=f"layer {layer.digest}")
+            if whiteout is not None:
+                if whiteout.kind != "meta":
+                    target = "/" + "/".join(whiteout.target)
+                    scan.events.append((target, None, whiteout.kind == "opaque"))
+                continue
+            kind = _kind(header)
+            link = header.linkname
+            if kind == "hardlink":
+                link = normalize(link)
+                scan.links[path] = link
+            head = b""
+            if kind == "file" and (wanted(path) or path in capture):
+                spool = _spool(data)
+                scan.contents[path] = spool
+                head = spool.read(_HEAD)
+                spool.seek(0)
+            elif kind == "file" and heads:
+                head = data.read(_HEAD)
+            entry = TreeEntry(kind, link, header.mode, header.uid, header.gid, header.size, head)
+            scan.events.append((path, entry, False))
+    return scan
+
+
+class BaseTree:
+    """A flattened base image: :meth:`entry` for any path, :meth:`read` for the wanted files."""
+
+    def __init__(self, entries: dict[str, TreeEntry], contents: dict[str, IO[bytes]]) -> None:
+        self.entries = entries
+        self._contents = contents
+
+    def entry(self, path: str) -> TreeEntry | None:
+        """The entry at ``path`` (hard links report their target's kind)."""
+        return self.entries.get(normalize(path))
+
+    def resolve(self, path: str) -> str:
+        """``path`` with every symlink followed (within the image)."""
+        parts = normalize(path).strip("/").split("/")
+        done: list[str] = []
+        hops = 0
+        while parts:
+            candidate = "/" + "/".join([*done, parts[0]])
+            entry = self.entries.get(candidate)
+            if entry is not None and entry.kind == "symlink":
+                hops += 1
+                if hops > _MAX_LINKS:
+                    return candidate
+                target = entry.linkname
+                if not target.startswith("/"):
+                    target = posixpath.join("/" + "/".join(done), target)
+                parts = normalize(target).strip("/").split("/") + parts[1:]
+                done = []
+                if parts == [""]:
+                    parts = []
+                continue
+            done.append(parts[0])
+            parts = parts[1:]
+        return "/" + "/".join(done)
+
+    def read(self, path: str) -> bytes | None:
+        """The content of a wanted regular file at ``path`` (symlinks followed), or None."""
+        spool = self._contents.get(self.resolve(path))
+        if spool is None:
+            return None
+        spool.seek(0)
+        return spool.read()
+
+    def overlay(self, layer: Layer, *, heads: bool = True) -> set[str]:
+        """Apply one more layer on top (to lint the result); returns the paths it adds."""
+        scan = _scan_layer(layer, lambda _path: False, heads)
+        origin = dict.fromkeys(self.entries, -1)
+        for _link in _apply(self.entries, origin, self._contents, scan, 0):
+            pass
+        return {path for path, entry, _opaque in scan.events if entry is not None}
+
+    def close(self) -> None:
+        """Drop the captured contents."""
+        for spool in self._contents.values():
+            spool.close()
+        self._contents.clear()
+
+
+def _apply(
+    entries: dict[str, TreeEntry],
+    origin: dict[str, int],
+    contents: dict[str, IO[bytes]],
+    scan: _LayerScan,
+    index: int,
+) -> Iterator[tuple[str, str]]:
+    """Merge one layer's events; yields wanted hard links (path, target) left to resolve."""
+
+    def drop_below(directory: str, only_lower: bool) -> None:
+        prefix = directory.rstrip("/") + "/"
+        for path in [p for p in entries if p.startswith(prefix)]:
+            if not only_lower or origin[path] < index:
+                del entries[path]
+                origin.pop(path, None)
+                spool = contents.pop(path, None)
+                if spool is not None:
+                    spool.close()
+
+    for path, entry, opaque in scan.events:
+        if opaque:
+            drop_below(path, only_lower=True)
+            continue
+        if entry is None:
+            entries.pop(path, None)
+            contents.pop(path, None)
+            drop_below(path, only_lower=False)
+            continue
+        old = entries.get(path)
+        if old is not None and old.kind == "dir" and entry.kind != "dir":
+            drop_below(path, only_lower=False)
+        if entry.kind == "hardlink":
+            # A hard link is whatever its target is (ostree links the tree to repo objects).
+            target = entries.get(entry.linkname)
+            entries[path] = target if target is not None else TreeEntry("file")
+            yield path, scan.links[path]
+        else:
+            entries[path] = entry
+        origin[path] = index
+        if path in scan.contents:
+            contents[path] = scan.contents[path]
+
+
+def scan_image(
+    image: Image,
+    *,
+    wanted: Callable[[str], bool] = lambda _path: False,
+    heads: bool = False,
+    threads: int | None = None,
+    verify: bool = True,
+) -> BaseTree:
+    """Flatten ``image``'s layers into a :class:`BaseTree`.
+
+    ``wanted(path)`` selects regular files whose content to keep (spooled, not in memory when
+    large); ``heads`` keeps the first bytes of every file (for lint's key detection).
+    ``verify=False`` reads local layer blobs without hashing them (neither digest nor
+    diff_id): only for a caller that writes the image to a sink which verifies every base blob
+    before anything is committed, so nothing read here can reach an output unchecked.
+    """
+    layers = list(image.layers)
+    workers = max(1, min(threads or default_threads(), len(layers) or 1))
+    with ThreadPoolExecutor(workers) as pool:
+        scans = list(
+            pool.map(lambda layer: _scan_layer(layer, wanted, heads, verify=verify), layers)
+        )
+    entries: dict[str, TreeEntry] = {}
+    origin: dict[str, int] = {}
+    contents: dict[str, IO[bytes]] = {}
+    second: dict[int, dict[str, str]] = {}
+    for index, scan in enumerate(scans):
+        for path, target in _apply(entries, origin, contents, scan, index):
+            if wanted(path) and path not in contents:
+                second.setdefault(index, {})[path] = target
+    for index, links in second.items():
+        scan = _scan_layer(layers[index], wanted, False, frozenset(links.values()), verify=verify)
+        for path, target in links.items():
+            if target in scan.contents and entries.get(path) is not None:
+                contents[path] = _spool(scan.contents[target])
+                scan.contents[target].seek(0)
+        for spool in scan.contents.values():
+            spool.close()
+    return BaseTree(entries, contents)
+
+
+def wanted_paths(paths: Iterable[str]) -> Callable[[str], bool]:
+    """A ``wanted`` predicate for exact paths and ``dir/*`` prefixes."""
+    exact = {normalize(p) for p in paths if not p.endswith("/*")}
+    prefixes = tuple(normalize(p[:-2]) + "/" for p in paths if p.endswith("/*"))
+    return lambda path: path in exact or path.startswith(prefixes)

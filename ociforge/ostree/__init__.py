@@ -1,0 +1,1 @@
+"""ostree-container rules: where package content may go in a layer, and bootc's lint checks."""

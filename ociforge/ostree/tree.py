@@ -1,0 +1,37 @@
+"""A read-only view of an image's flattened filesystem: what is at a path, by absolute path."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+__all__ = ["EntryKind", "TreeEntry", "TreeView", "normalize"]
+
+EntryKind = Literal["dir", "file", "symlink", "hardlink", "other"]
+
+
+@dataclass(frozen=True, slots=True)
+class TreeEntry:
+    """One path of a tree: kind, link target, owner, mode, size and the first bytes of a file."""
+
+    kind: EntryKind
+    linkname: str = ""
+    mode: int = 0o755
+    uid: int = 0
+    gid: int = 0
+    size: int = 0
+    head: bytes = b""
+
+
+class TreeView(Protocol):
+    """Anything that answers "what is at this absolute path?"."""
+
+    def entry(self, path: str) -> TreeEntry | None:
+        """The entry at ``path`` (``/usr/bin/x``), or None."""
+        ...
+
+
+def normalize(path: str) -> str:
+    """``/a/./b//c/`` → ``/a/b/c``; ``..`` stops at the root, as the kernel resolves it."""
+    return posixpath.normpath("/" + path.lstrip("/")).replace("//", "/")
