@@ -55,7 +55,9 @@ _BIG_ENDIAN: Final = frozenset({"s390x", "ppc64", "ppc", "s390", "sparc64"})
 class EntrySink(Protocol):
     """Where the entries go: :class:`~ociforge.tar.build.LayerBuilder` has this shape."""
 
-    def add_entry(self, header: TarHeader, data: bytes | Readable | None = None) -> None:
+    def add_entry(
+        self, header: TarHeader, data: bytes | Readable | None = None, *, clamp_mtime: bool = True
+    ) -> None:
         """Add one member (relative name); a file's data is exactly ``header.size`` bytes."""
         ...
 
@@ -168,7 +170,9 @@ class _Injector:
         path = "/" + header.name
         if path in self.placed and not (header.is_dir and self.placed[path] == DIR):
             raise PolicyError(f"{what}: {path} is also installed by {self.placed[path]}")
-        self.sink.add_entry(header, data)
+        # Package files keep the package's mtimes even under SOURCE_DATE_EPOCH (they are
+        # already reproducible), so the rpmdb and `rpm -V` agree with the tree.
+        self.sink.add_entry(header, data, clamp_mtime=False)
         self.placed[path] = DIR if header.is_dir else what
         self.report.layer_paths.add(path)
 

@@ -190,16 +190,22 @@ class LayerBuilder:
         return any(len(p) > depth and p[:depth] == parts for p in self._items)
 
     def add_entry(
-        self, header: TarHeader, data: EntryData = None, *, replace: bool = False
+        self,
+        header: TarHeader,
+        data: EntryData = None,
+        *,
+        replace: bool = False,
+        clamp_mtime: bool = True,
     ) -> None:
         """Add one member from a tar header and its data.
 
         ``header.name`` must be relative (``..`` and absolute names raise
         :class:`~ociforge.errors.UnsafePath`); a hard link's ``linkname`` names another path of
         the image. Ownership is kept as numbers (user and group names are dropped) and the
-        mtime is clamped. Data for a regular file may be ``bytes``, an opener (called during
-        :meth:`build`), or a reader, which is copied to a spool file at once so the caller may
-        reuse its stream; it must supply exactly ``header.size`` bytes.
+        mtime is clamped (unless ``clamp_mtime`` is false: package files keep the mtimes their
+        package records, so ``rpm -V`` agrees). Data for a regular file may be ``bytes``, an
+        opener (called during :meth:`build`), or a reader, which is copied to a spool file at
+        once so the caller may reuse its stream; it must supply exactly ``header.size`` bytes.
         """
         parts = split_member_name(header.name)
         origin = f"entry {header.name!r}"
@@ -213,7 +219,7 @@ class LayerBuilder:
             name=join(parts),
             uname="",
             gname="",
-            mtime=self._clamp(header.mtime),
+            mtime=self._clamp(header.mtime) if clamp_mtime else header.mtime,
             size=header.size if header.is_file else 0,
             linkname=join(link) if link is not None else header.linkname,
         )

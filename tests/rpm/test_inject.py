@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -442,3 +443,15 @@ def test_install_time_follows_source_date_epoch(
         rpm_query(ours, "-q", "--qf", "%{INSTALLTIME} %{INSTALLTID}\\n", "tiny")
         == "1234567890 1234567890\n"
     )
+    # Package files keep their recorded mtimes (not clamped to the earlier epoch), so rpm -V
+    # sees no mtime change (flag T); paths the ostree rules move to tmpfiles show as missing.
+    proc = subprocess.run(
+        ["rpm", "--root", str(ours), "--dbpath", "/usr/share/rpm", "-V", "--nodeps", "tiny"],
+        env=rpms.env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    flags = [line.split()[0] for line in proc.stdout.splitlines() if not line.startswith("missing")]
+    assert proc.stdout.count("missing") >= 1
+    assert not [f for f in flags if len(f) >= 8 and f[7] == "T"], proc.stdout
