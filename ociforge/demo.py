@@ -1,104 +1,107 @@
-"""A self-contained sample: a small COSA-shaped base image and a derivation of it, offline."""
+"""A self-contained sample: a small COSA-shaped base, derived with files, Ignition and an RPM.
+
+Everything is made here (the base image, the sample package, the Ignition config), so the demo
+needs no network and no external tool; it is byte-for-byte reproducible.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import io
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from . import mediatypes as mt
 from .archive import OciArchive
 from .blobs import BytesSource
 from .copy import save_image
+from .derive import FileAddition, append_content
 from .image import Image
-from .layer import Layer, SpooledLayerWriter
-from .mutate import HistoryEntry, append_layers
+from .layer import Layer
+from .machineconfig import render_machineconfig
+from .registry.reference import parse_registry_reference
+from .rpm.build import PackageFile, build_rpm
+from .rpm.tags import FileFlag
 from .spec import Descriptor, ImageConfig, Manifest, encode_json
-from .tar.header import DIR, LNK, REG, SYM, TarHeader, encode_header, end_of_archive, padding
+from .tar.build import LayerBuilder
 from .validate import validate_image
 
-__all__ = ["DemoStep", "run_demo", "sample_base_image"]
+if TYPE_CHECKING:
+    from .registry.options import RegistryOptions
+
+__all__ = ["DemoStep", "run_demo", "sample_base_image", "sample_ignition", "sample_rpm"]
 
 _EPOCH = 1_700_000_000  # fixed mtimes: the sample is byte-for-byte reproducible
 
 
-def _tar(entries: list[tuple[TarHeader, bytes]]) -> bytes:
-    out = io.BytesIO()
-    for header, data in entries:
-        out.write(encode_header(header))
-        out.write(data + b"\0" * padding(len(data)))
-    out.write(end_of_archive())
-    return out.getvalue()
-
-
-def _dir(name: str, mode: int = 0o755) -> tuple[TarHeader, bytes]:
-    return TarHeader(name, type=DIR, mode=mode, mtime=_EPOCH), b""
-
-
-def _file(name: str, data: bytes, mode: int = 0o644) -> tuple[TarHeader, bytes]:
-    return TarHeader(name, type=REG, mode=mode, size=len(data), mtime=_EPOCH), data
-
-
-def _layer(entries: list[tuple[TarHeader, bytes]]) -> Layer:
-    writer = SpooledLayerWriter("gzip", threads=1)
-    writer.write(_tar(entries))
-    return writer.finish()
+def _builder() -> LayerBuilder:
+    return LayerBuilder(compression="gzip", threads=1, source_date_epoch=None)
 
 
 def _commit_layer() -> Layer:
     """Layer 0 as ostree-rs-ext exports it: the repo objects, and the tree as hardlinks to them."""
+    builder = _builder()
+    builder.add_bytes(
+        "/sysroot/ostree/repo/config",
+        b"[core]\nrepo_version=1\nmode=bare-split-xattrs\n",
+        mtime=_EPOCH,
+    )
     files = {
-        "usr/bin/bash": b"\x7fELF demo shell\n" * 64,
-        "usr/lib/os-release": b'NAME="Fedora Linux"\nID=fedora\nVARIANT_ID=coreos\nVERSION_ID=43\n',
-        "usr/lib/systemd/systemd": b"\x7fELF demo init\n" * 64,
-    }
-    entries = [
-        _dir("sysroot"),
-        _dir("sysroot/ostree"),
-        _dir("sysroot/ostree/repo"),
-        _file("sysroot/ostree/repo/config", b"[core]\nrepo_version=1\nmode=bare-split-xattrs\n"),
-        _dir("sysroot/ostree/repo/objects"),
-    ]
-    links: list[tuple[TarHeader, bytes]] = []
-    for path, data in files.items():
-        csum = hashlib.sha256(data).hexdigest()
-        obj = f"sysroot/ostree/repo/objects/{csum[:2]}/{csum[2:]}.file"
-        entries += [_dir(obj.rsplit("/", 1)[0]), _file(obj, data, 0o755)]
-        links.append((TarHeader(path, type=LNK, linkname=obj, mtime=_EPOCH), b""))
-    entries += [_dir("usr"), _dir("usr/bin"), _dir("usr/lib"), _dir("usr/lib/systemd"), *links]
-    entries += [
-        _dir("etc"),
-        (
-            TarHeader("etc/os-release", type=SYM, linkname="../usr/lib/os-release", mtime=_EPOCH),
-            b"",
+        "/usr/bin/bash": (b"\x7fELF demo shell\n" * 64, 0o755),
+        "/usr/lib/systemd/systemd": (b"\x7fELF demo init\n" * 64, 0o755),
+        "/usr/lib/os-release": (
+            b'NAME="Fedora Linux"\nID=fedora\nVARIANT_ID=coreos\nVERSION_ID=43\n',
+            0o644,
         ),
-        _dir("var"),
-        (TarHeader("var/run", type=SYM, linkname="../run", mtime=_EPOCH), b""),
-        (TarHeader("opt", type=SYM, linkname="var/opt", mtime=_EPOCH), b""),
-        _dir("sysroot/ostree/repo/refs"),
-    ]
-    return _layer(entries)
+        "/usr/lib/passwd": (
+            b"root:x:0:0:root:/root:/bin/bash\ncore:x:1000:1000::/var/home/core:/bin/bash\n",
+            0o644,
+        ),
+        "/usr/lib/group": (b"root:x:0:\nwheel:x:10:core\ncore:x:1000:\n", 0o644),
+        "/usr/lib/systemd/system/chronyd.service": (
+            b"[Unit]\nDescription=NTP client\n\n[Service]\nExecStart=/usr/sbin/chronyd\n\n"
+            b"[Install]\nWantedBy=multi-user.target\n",
+            0o644,
+        ),
+    }
+    for path, (data, mode) in files.items():
+        csum = hashlib.sha256(data).hexdigest()
+        obj = f"/sysroot/ostree/repo/objects/{csum[:2]}/{csum[2:]}.file"
+        builder.add_bytes(obj, data, mode=mode, mtime=_EPOCH)
+        builder.add_hardlink(path, obj)
+    for directory in (
+        "/etc",
+        "/var",
+        "/run",
+        "/tmp",
+        "/dev",
+        "/proc",
+        "/sys",
+        "/sysroot/ostree/repo/refs",
+    ):
+        builder.add_directory(
+            directory, mtime=_EPOCH, mode=0o1777 if directory == "/tmp" else 0o755
+        )
+    builder.add_symlink("/etc/os-release", "../usr/lib/os-release", mtime=_EPOCH)
+    builder.add_symlink("/var/run", "../run", mtime=_EPOCH)
+    builder.add_symlink("/opt", "var/opt", mtime=_EPOCH)
+    return builder.build()
 
 
 def sample_base_image(*, chunks: int = 6) -> Image:
     """A small COSA-shaped base: a commit layer, package chunks, and the ostree labels."""
     layers = [_commit_layer()]
     for n in range(1, chunks + 1):
-        body = (f"package chunk {n}\n" * 200).encode()
-        layers.append(
-            _layer(
-                [
-                    _dir("usr"),
-                    _dir("usr/share"),
-                    _dir(f"usr/share/pkg{n}"),
-                    _file(f"usr/share/pkg{n}/data", body),
-                ]
-            )
+        builder = _builder()
+        builder.add_bytes(
+            f"/usr/share/pkg{n}/data", (f"package chunk {n}\n" * 200).encode(), mtime=_EPOCH
         )
+        layers.append(builder.build())
     labels = {
         "containers.bootc": "1",
         "ostree.bootable": "true",
@@ -136,6 +139,64 @@ def sample_base_image(*, chunks: int = 6) -> Image:
     )
 
 
+def sample_rpm() -> bytes:
+    """A small noarch package: a script, a config file, a data directory and a symlink."""
+    return build_rpm(
+        name="hello-agent",
+        version="1.0",
+        release="1",
+        summary="A sample agent for the ociforge demo",
+        description="Prints a greeting. Built by ociforge without rpmbuild.",
+        license="MIT",
+        buildtime=_EPOCH,
+        files=[
+            PackageFile(
+                "/usr/bin/hello-agent", b"#!/bin/sh\necho hello from the agent\n", mode=0o755
+            ),
+            PackageFile("/usr/bin/hello", kind="symlink", target="hello-agent"),
+            PackageFile("/usr/share/hello-agent", kind="dir", mode=0o755),
+            PackageFile("/usr/share/hello-agent/README", b"hello-agent: a demo package\n"),
+            PackageFile(
+                "/etc/hello-agent.conf",
+                b"greeting=hello\n",
+                flags=FileFlag.CONFIG | FileFlag.NOREPLACE,
+            ),
+        ],
+    )
+
+
+def sample_ignition() -> bytes:
+    """An Ignition config as Butane writes it: a motd, a new unit and a base unit, enabled."""
+    unit = (
+        "[Unit]\nDescription=Run the hello agent\n\n[Service]\nType=oneshot\n"
+        "ExecStart=/usr/bin/hello-agent\n\n[Install]\nWantedBy=multi-user.target\n"
+    )
+    return json.dumps(
+        {
+            "ignition": {"version": "3.4.0"},
+            "storage": {
+                "files": [
+                    {
+                        "path": "/etc/motd",
+                        "mode": 0o644,
+                        "contents": {
+                            "source": "data:,"
+                            + quote("Derived with ociforge: no container runtime.\n")
+                        },
+                    }
+                ]
+            },
+            "systemd": {
+                "units": [
+                    {"name": "hello-agent.service", "enabled": True, "contents": unit},
+                    {"name": "chronyd.service", "enabled": True},
+                ]
+            },
+        },
+        indent=2,
+    ).encode()
+
+
 @dataclass(frozen=True, slots=True)
 class DemoStep:
     """One step of the demo: what was done, how long it took, and what it produced."""
@@ -158,48 +219,77 @@ def _timed(
         report(step)
 
 
-def run_demo(workdir: str, *, report: Callable[[DemoStep], None] | None = None) -> list[DemoStep]:
-    """Build a base, derive an image with new files, write and verify both as ociarchives."""
+def run_demo(
+    workdir: str,
+    *,
+    report: Callable[[DemoStep], None] | None = None,
+    push: str | None = None,
+    registry: RegistryOptions | None = None,
+    pool: str = "worker",
+) -> list[DemoStep]:
+    """Build a base, derive an image (files + Ignition + RPM), verify it, optionally push it."""
     os.makedirs(workdir, exist_ok=True)
     steps: list[DemoStep] = []
     base_path = os.path.join(workdir, "base.ociarchive")
     derived_path = os.path.join(workdir, "derived.ociarchive")
-    with _timed(steps, "build a COSA-shaped base image", report) as d:
+    with _timed(
+        steps, "build a COSA-shaped base image (ostree commit layer + chunks)", report
+    ) as d:
         base = sample_base_image()
         save_image(base, f"oci-archive:{base_path}")
         d.update(path=base_path, digest=str(base.digest), layers=len(base.layers))
-    with _timed(steps, "append one layer of files (base blobs copied byte for byte)", report) as d:
-        source = OciArchive(base_path).image()
-        files = [
-            _dir("etc"),
-            _file("etc/motd", b"Derived with ociforge: no container runtime involved.\n"),
-            _dir("usr"),
-            _dir("usr/lib"),
-            _dir("usr/lib/systemd"),
-            _dir("usr/lib/systemd/system"),
-            _file(
-                "usr/lib/systemd/system/hello.service",
-                b"[Unit]\nDescription=Hello\n\n[Service]\nExecStart=/usr/bin/echo hello\n\n"
-                b"[Install]\nWantedBy=multi-user.target\n",
-            ),
-        ]
-        layer = _layer(files)
-        derived = append_layers(
-            source,
-            [layer],
-            history=[HistoryEntry(created_by="ociforge demo: add motd and hello.service")],
+    with _timed(steps, "write the inputs: a local file, an Ignition config, an RPM", report) as d:
+        files = os.path.join(workdir, "inputs")
+        os.makedirs(files, exist_ok=True)
+        local = os.path.join(files, "99-demo.conf")
+        with open(local, "wb") as fh:
+            fh.write(b"# dropped in by ociforge append --add\n")
+        ignition = os.path.join(files, "config.ign")
+        with open(ignition, "wb") as fh:
+            fh.write(sample_ignition())
+        package = os.path.join(files, "hello-agent-1.0-1.noarch.rpm")
+        with open(package, "wb") as fh:
+            fh.write(sample_rpm())
+        d.update(file=local, ignition=ignition, rpm=package)
+    with _timed(
+        steps, "append one layer: RPM + file + Ignition, linted (base blobs untouched)", report
+    ) as d:
+        with open(ignition, "rb") as fh:
+            config = fh.read()
+        result = append_content(
+            OciArchive(base_path).image(),
+            additions=[FileAddition(local, "/etc/sysctl.d/99-demo.conf")],
+            rpms=[package],
+            ignition=config,
         )
-        save_image(derived, f"oci-archive:{derived_path}")
-        d.update(path=derived_path, digest=str(derived.digest), layer=str(layer.digest))
+        save_image(result.image, f"oci-archive:{derived_path}")
+        layer = result.image.layers[-1]
+        d.update(
+            path=derived_path,
+            digest=str(result.image.digest),
+            layer=str(layer.digest),
+            packages=list(result.report.packages) if result.report else [],
+            lint=[str(f) for f in result.findings] or "clean",
+        )
     with _timed(steps, "verify the derived archive (every digest and diff_id)", report) as d:
         image = OciArchive(derived_path).image()
-        result = validate_image(image)
+        checked = validate_image(image)
         labels = image.labels
         d.update(
-            layers=result.layers,
-            uncompressed_bytes=result.uncompressed_bytes,
+            layers=checked.layers,
+            uncompressed_bytes=checked.uncompressed_bytes,
             kept_labels={
                 k: labels[k] for k in ("ostree.final-diffid", "ostree.bootable", "containers.bootc")
             },
         )
+    if push:
+        with _timed(steps, "push by digest and write the MachineConfig", report) as d:
+            pushed = save_image(image, push, registry=registry)
+            reference = parse_registry_reference(push.removeprefix("docker://"))
+            pull_spec = f"{reference.registry}/{reference.repository}@{pushed.digest}"
+            yaml = render_machineconfig(pull_spec, pool=pool, name="os-layer-demo")
+            path = os.path.join(workdir, "machineconfig.yaml")
+            with open(path, "w") as fh:
+                fh.write(yaml)
+            d.update(pull_spec=pull_spec, machineconfig=path)
     return steps

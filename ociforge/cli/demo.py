@@ -1,4 +1,4 @@
-"""``ociforge demo``: build a sample COSA-shaped image, derive from it, verify; offline."""
+"""``ociforge demo``: build a sample COSA-shaped image, derive from it, verify (offline)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import argparse
 import os
 
 from ..demo import DemoStep, run_demo
+from ..errors import InvalidReference
 from ._output import print_json
+from ._registry import add_registry_flags, registry_options
 
 __all__ = ["register"]
 
@@ -14,6 +16,8 @@ __all__ = ["register"]
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print each step with its time."""
     workdir = os.path.abspath(args.output)
+    if args.push and not args.push.startswith("docker://"):
+        raise InvalidReference(f"--push {args.push}: expected docker://HOST/REPO[:TAG]")
 
     def show(step: DemoStep) -> None:
         if args.json or args.quiet:
@@ -22,12 +26,20 @@ def run(args: argparse.Namespace) -> int:
         for key, value in step.details.items():
             print(f"    {key}: {value}")
 
-    steps = run_demo(workdir, report=show)
+    steps = run_demo(
+        workdir,
+        report=show,
+        push=args.push,
+        registry=registry_options(args) if args.push else None,
+        pool=args.pool,
+    )
     if args.json:
         print_json([{"step": s.title, "seconds": round(s.seconds, 3), **s.details} for s in steps])
     elif not args.quiet:
-        derived = steps[1].details["path"]
-        print(f"\nTry: ociforge inspect oci-archive:{derived}")
+        derived = steps[2].details["path"]
+        print(f"\nNext: ociforge inspect oci-archive:{derived}")
+        if args.push:
+            print(f"      cat {steps[-1].details['machineconfig']}")
     return 0
 
 
@@ -41,4 +53,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="DIR",
         help="where to write (default: ./ociforge-demo)",
     )
+    parser.add_argument(
+        "--push",
+        metavar="docker://REF",
+        help="also push the derived image by digest and write its MachineConfig",
+    )
+    parser.add_argument("--pool", default="worker", help="MachineConfig pool (default worker)")
+    add_registry_flags(parser)
     parser.set_defaults(func=run)

@@ -55,6 +55,7 @@ class Tag(IntEnum):
     BUILDHOST = 1007
     INSTALLTIME = 1008
     SIZE = 1009
+    LICENSE = 1014
     GROUP = 1016
     OS = 1021
     ARCH = 1022
