@@ -12,8 +12,9 @@ nox.options.reuse_existing_virtualenvs = True
 def lint(session: nox.Session) -> None:
     """Lint and check formatting with ruff."""
     session.install("ruff")
-    session.run("ruff", "check", "ociforge", "tests", "benchmarks", "noxfile.py")
-    session.run("ruff", "format", "--check", "ociforge", "tests", "benchmarks", "noxfile.py")
+    paths = ("ociforge", "tests", "benchmarks", "docs/tools", "noxfile.py")
+    session.run("ruff", "check", *paths)
+    session.run("ruff", "format", "--check", *paths)
 
 
 @nox.session
@@ -39,6 +40,7 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Check the documentation: every example in docs/ runs (see tests/test_docs.py)."""
+    """Regenerate the CLI and API references, then run every example in README and docs/."""
     session.install("-e", ".[test]")
+    session.run("python", "docs/tools/reference.py")
     session.run("pytest", "tests/test_docs.py", *session.posargs)

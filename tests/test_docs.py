@@ -1,7 +1,8 @@
 """Every example in README.md and docs/ runs: console blocks in bash, python blocks in one namespace.
 
 A page runs in its own temporary directory holding ``fcos.ociarchive`` (the sample COSA-shaped
-image); ``ociforge`` on PATH runs this checkout. A page that needs more says so in an HTML
+image), ``hello-agent-1.0-1.noarch.rpm`` (a sample package) and ``config.ign`` (a sample
+Ignition config); ``ociforge`` on PATH runs this checkout. A page that needs more says so in an HTML
 comment, e.g. ``<!-- needs: registry -->`` (a no-auth registry, address in ``$REGISTRY``).
 Blocks in other languages (yaml, json, text) are output samples and are not run.
 """
@@ -64,9 +65,11 @@ def needs(page: Path) -> set[str]:
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     from ociforge.copy import save_image
-    from ociforge.demo import sample_base_image
+    from ociforge.demo import sample_base_image, sample_ignition, sample_rpm
 
     save_image(sample_base_image(), f"oci-archive:{tmp_path / 'fcos.ociarchive'}")
+    (tmp_path / "hello-agent-1.0-1.noarch.rpm").write_bytes(sample_rpm())
+    (tmp_path / "config.ign").write_bytes(sample_ignition())
     shim = tmp_path / ".bin" / "ociforge"
     shim.parent.mkdir()
     shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m ociforge "$@"\n')
@@ -117,3 +120,32 @@ def test_examples_run(page: Path, workspace: Path, request: pytest.FixtureReques
                         os.environ[key] = value
             ran += 1
     assert ran
+
+
+def test_every_shell_example_is_runnable() -> None:
+    """Examples are ```console or ```python (both run); other shell blocks must say why not."""
+    for page in sorted([Path(ROOT) / "README.md", *(Path(ROOT) / "docs").rglob("*.md")]):
+        text = page.read_text()
+        for match in _FENCE.finditer(text):
+            language = match.group(1)
+            if language in ("sh", "bash", "shell"):
+                before = text[: match.start()].rstrip().rsplit("\n", 1)[-1]
+                assert before.startswith("<!-- not run:"), (
+                    f"{page.name}: a {language} block that is not run needs"
+                    " '<!-- not run: why -->' before it, or use ```console"
+                )
+        bare = re.findall(r"^```\n(?!\s*$)", text, re.M)
+        opening = [m.group(1) for m in re.finditer(r"^```(\S*)", text, re.M)][0::2]
+        assert "" not in opening, f"{page.name}: a code block without a language ({len(bare)})"
+
+
+def test_cli_and_api_references_are_current() -> None:
+    """docs/cli.md and docs/api.md are generated; regenerate with docs/tools/reference.py."""
+    proc = subprocess.run(
+        [sys.executable, str(Path(ROOT) / "docs" / "tools" / "reference.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": ROOT},
+    )
+    assert proc.returncode == 0, proc.stderr

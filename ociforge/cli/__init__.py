@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(sub)
     for subparser in sub.choices.values():
         _add_common_options(subparser)
+        if subparser.description:
+            # Module docstrings read "``ociforge X``: does Y."; the help shows "Does Y."
+            text = subparser.description.split(": ", 1)[-1]
+            subparser.description = text[:1].upper() + text[1:]
     return parser
 
 
