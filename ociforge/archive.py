@@ -18,13 +18,14 @@ from typing import IO, TYPE_CHECKING, cast
 
 from . import mediatypes as mt
 from .atomic import fsync_directory
-from .blobs import FileRange, RangeVerifier, copy_range
+from .blobs import FileRange, RangeVerifier, check_blob_bytes, write_blob
 from .digest import Digest
-from .errors import ArchiveError, ManifestError, NotFound, SizeMismatch, TarError
+from .errors import ArchiveError, NotFound, SizeMismatch, TarError
 from .image import REF_NAME, Image, image_from_layout
 from .layout import OCI_LAYOUT_FILE, _check_oci_layout, layout_index_json
+from .sink import CommitOnExit
 from .spec import MAX_MANIFEST_BYTES, Descriptor, Index
-from .streams import CHUNK_SIZE, RangeReader, VerifyingReader
+from .streams import RangeReader, VerifyingReader, write_all
 from .tar.header import DIR, REG, TarHeader, encode_header, end_of_archive, padding
 from .tar.reader import iter_members
 
@@ -169,7 +170,7 @@ class OciArchive:
         return image_from_layout(self, self.index_json(), ref=ref, platform=platform)
 
 
-class ArchiveWriter:
+class ArchiveWriter(CommitOnExit):
     """Write an ociarchive as one streaming pass into a temporary file, renamed on commit.
 
     Layout: ``oci-layout``, ``blobs/``, ``blobs/<alg>/``, the blobs, then ``index.json``
@@ -207,19 +208,8 @@ class ArchiveWriter:
     def name(self) -> str:
         return self._name
 
-    def __enter__(self) -> ArchiveWriter:
-        return self
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
-
     def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view) :]
+        write_all(self._fd, data)
 
     def _write_member(self, header: TarHeader, data: bytes) -> None:
         self._write(encode_header(header) + data + b"\0" * padding(len(data)))
@@ -236,27 +226,14 @@ class ArchiveWriter:
         return digest in self._blobs
 
     def add_blob(self, descriptor: Descriptor, source: BlobSource) -> None:
-        what = f"{source.name}: blob {descriptor.digest}"
         self._blob_header(descriptor.digest, descriptor.size)
-        with source.blob_range(descriptor) as span:
-            if span is not None:
-                copy_range(span, self._fd)
-                if self._verifier is not None:
-                    self._verifier.submit(span, descriptor, what=what)
-            else:
-                with source.open_blob(descriptor) as reader:
-                    while chunk := reader.read(CHUNK_SIZE):
-                        self._write(chunk)
+        write_blob(self._fd, descriptor, source, verifier=self._verifier)
         self._write(b"\0" * padding(descriptor.size))
         self._blobs.add(descriptor.digest)
 
     def add_bytes(self, descriptor: Descriptor, data: bytes) -> None:
         """Store a small blob given in memory (checked against ``descriptor``)."""
-        if (
-            Digest.of_bytes(data, descriptor.digest.algorithm) != descriptor.digest
-            or len(data) != descriptor.size
-        ):
-            raise ManifestError(f"{self._name}: bytes do not match descriptor {descriptor.digest}")
+        check_blob_bytes(descriptor, data, what=self._name)
         if descriptor.digest in self._blobs:
             return
         self._blob_header(descriptor.digest, len(data))

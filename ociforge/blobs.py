@@ -16,14 +16,16 @@ from typing import IO, TYPE_CHECKING, Final, Protocol, cast, runtime_checkable
 
 from .compression import default_threads
 from .digest import Digest
-from .errors import DigestMismatch, NotFound, SizeMismatch
-from .streams import CHUNK_SIZE, RangeReader, VerifyingReader
+from .errors import DigestMismatch, ManifestError, NotFound, SizeMismatch
+from .streams import CHUNK_SIZE, RangeReader, VerifyingReader, copy_stream, write_all
 
 if TYPE_CHECKING:
     from .spec import Descriptor
 
 __all__ = [
     "BlobSource",
+    "check_blob_bytes",
+    "write_blob",
     "BytesSource",
     "FileBlobSource",
     "FileRange",
@@ -246,12 +248,44 @@ def _kernel_copy(source: FileRange, dest_fd: int) -> None:
         chunk = os.pread(source.fd, min(left, CHUNK_SIZE), offset)
         if not chunk:
             raise SizeMismatch("blob file ended early during copy (truncated?)")
-        _write_all(dest_fd, chunk)
+        write_all(dest_fd, chunk)
         offset += len(chunk)
         left -= len(chunk)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+class _FdWriter:
+    """``write()`` onto a file descriptor, for :func:`copy_stream`."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def write(self, data: bytes) -> int:
+        write_all(self._fd, data)
+        return len(data)
+
+
+def write_blob(
+    fd: int, descriptor: Descriptor, source: BlobSource, *, verifier: RangeVerifier | None
+) -> None:
+    """Write one blob at ``fd``'s offset: a kernel copy (hashed by ``verifier``) or a stream.
+
+    A file-backed source is copied with ``copy_file_range`` and queued on ``verifier`` (none:
+    only sizes are checked); any other source streams through a verifying reader.
+    """
+    what = f"{source.name}: blob {descriptor.digest}"
+    with source.blob_range(descriptor) as span:
+        if span is not None:
+            copy_range(span, fd)
+            if verifier is not None:
+                verifier.submit(span, descriptor, what=what)
+            return
+    with source.open_blob(descriptor) as reader:
+        copy_stream(reader, _FdWriter(fd))
+
+
+def check_blob_bytes(descriptor: Descriptor, data: bytes, *, what: str) -> None:
+    """Refuse in-memory bytes that do not match their descriptor."""
+    if len(data) != descriptor.size or (
+        Digest.of_bytes(data, descriptor.digest.algorithm) != descriptor.digest
+    ):
+        raise ManifestError(f"{what}: bytes do not match descriptor {descriptor.digest}")

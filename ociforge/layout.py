@@ -15,12 +15,13 @@ from typing import IO, TYPE_CHECKING, Final, cast
 
 from . import mediatypes as mt
 from .atomic import fsync_directory, write_file_atomic
-from .blobs import FileRange, RangeVerifier, copy_range, read_blob
+from .blobs import FileRange, RangeVerifier, check_blob_bytes, read_blob, write_blob
 from .digest import ALGORITHMS, Digest
-from .errors import ArchiveError, InvalidDigest, ManifestError, NotFound, SizeMismatch
+from .errors import ArchiveError, InvalidDigest, NotFound, SizeMismatch
 from .image import REF_NAME, Image, image_from_layout
+from .sink import CommitOnExit
 from .spec import MAX_MANIFEST_BYTES, Descriptor, Index, encode_json, parse_manifest_or_index
-from .streams import VerifyingReader, copy_stream
+from .streams import VerifyingReader, write_all
 
 if TYPE_CHECKING:
     from .blobs import BlobSource
@@ -185,7 +186,7 @@ class OciLayout:
         return image_from_layout(self, self.index_json(), ref=ref, platform=platform)
 
 
-class LayoutWriter:
+class LayoutWriter(CommitOnExit):
     """Write images into an OCI layout directory; nothing is visible before :meth:`commit`.
 
     A new directory is built beside its destination and renamed into place. An existing
@@ -233,15 +234,6 @@ class LayoutWriter:
     def name(self) -> str:
         return self._name
 
-    def __enter__(self) -> LayoutWriter:
-        return self
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
-
     def _blob_path(self, digest: Digest) -> str:
         return os.path.join(self._root, "blobs", digest.algorithm, digest.hex)
 
@@ -276,32 +268,16 @@ class LayoutWriter:
         self._staged[digest] = tmp
 
     def add_blob(self, descriptor: Descriptor, source: BlobSource) -> None:
-        what = f"{source.name}: blob {descriptor.digest}"
-        with self._new_blob(descriptor.digest) as fd, source.blob_range(descriptor) as span:
-            if span is not None:
-                copy_range(span, fd)
-                if self._verifier is not None:
-                    self._verifier.submit(span, descriptor, what=what)
-            else:
-                with (
-                    source.open_blob(descriptor) as reader,
-                    os.fdopen(fd, "wb", closefd=False) as out,
-                ):
-                    copy_stream(reader, out)
+        with self._new_blob(descriptor.digest) as fd:
+            write_blob(fd, descriptor, source, verifier=self._verifier)
 
     def add_bytes(self, descriptor: Descriptor, data: bytes) -> None:
         """Store a small blob given in memory (checked against ``descriptor``)."""
-        if (
-            Digest.of_bytes(data, descriptor.digest.algorithm) != descriptor.digest
-            or len(data) != descriptor.size
-        ):
-            raise ManifestError(f"{self._name}: bytes do not match descriptor {descriptor.digest}")
+        check_blob_bytes(descriptor, data, what=self._name)
         if self.has_blob(descriptor.digest):
             return
         with self._new_blob(descriptor.digest) as fd:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            write_all(fd, data)
 
     def add_manifest(self, descriptor: Descriptor, raw: bytes, *, ref: str = "") -> None:
         self.add_bytes(descriptor, raw)

@@ -3,18 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Self, runtime_checkable
 
 from .blobs import BlobSource
 from .digest import Digest
 from .image import Image
 from .spec import Descriptor
 
-__all__ = ["ImageSink", "ParallelImageSink", "Progress", "write_image"]
+__all__ = ["CommitOnExit", "ImageSink", "ParallelImageSink", "Progress", "write_image"]
 
 #: Called as ``progress(event, descriptor)`` with event ``"skip"``, ``"start"``, ``"done"``
 #: or ``"mount"`` (a registry linked the blob from another repository instead of a copy).
 Progress = Callable[[str, Descriptor], None]
+
+
+class CommitOnExit:
+    """For sinks used as context managers: commit when the block succeeds, abort otherwise."""
+
+    def commit(self) -> None:  # pragma: no cover - provided by the sink
+        raise NotImplementedError
+
+    def abort(self) -> None:  # pragma: no cover - provided by the sink
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
 
 
 class ImageSink(Protocol):

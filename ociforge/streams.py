@@ -21,11 +21,12 @@ __all__ = [
     "RangeReader",
     "Readable",
     "VerifyingReader",
-    "Writable",
     "LimitedReader",
+    "Writable",
     "copy_stream",
     "drain",
     "read_exact",
+    "write_all",
 ]
 
 #: The I/O unit everywhere: large enough for hashing and codecs to run at full speed.
@@ -291,3 +292,10 @@ class LimitedReader(io.RawIOBase):
         self.remaining -= len(data)
         view[: len(data)] = data
         return len(data)
+
+
+def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    """Write all of ``data`` to a file descriptor (``os.write`` may write less)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Final, cast
 
 from ..errors import TarError, UnsafePath, UnsupportedError
 from ..prefetch import Prefetcher
-from ..streams import CHUNK_SIZE, Readable
+from ..streams import CHUNK_SIZE, Readable, write_all
 from .beneath import DIR_FLAGS, open_beneath
 from .header import BLK, CHR, DIR, FIFO, TarHeader
 from .names import Parts, join, split_member_name
@@ -390,9 +390,7 @@ class TreeWriter:
             checksum = 0
             while chunk := data.read(CHUNK_SIZE):
                 checksum = crc32(chunk, checksum)
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(fd, view) :]
+                write_all(fd, chunk)
             if not self._rootless:
                 self._chown(functools.partial(os.fchown, fd, header.uid, header.gid), header)
             os.fchmod(fd, header.mode & 0o7777)
