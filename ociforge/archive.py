@@ -11,27 +11,24 @@ import io
 import os
 import stat
 import tempfile
-import weakref
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, cast
 
-from . import mediatypes as mt
 from .atomic import fsync_directory
 from .blobs import FileRange, RangeVerifier, check_blob_bytes, write_blob
 from .digest import Digest
 from .errors import ArchiveError, NotFound, SizeMismatch, TarError
-from .image import REF_NAME, Image, image_from_layout
-from .layout import OCI_LAYOUT_FILE, _check_oci_layout, layout_index_json
+from .image import REF_NAME
+from .layout import OCI_LAYOUT_FILE, LayoutReader, _check_oci_layout, layout_index_json
 from .sink import CommitOnExit
-from .spec import MAX_MANIFEST_BYTES, Descriptor, Index
+from .spec import MAX_MANIFEST_BYTES, Descriptor
 from .streams import RangeReader, VerifyingReader, write_all
 from .tar.header import DIR, REG, TarHeader, encode_header, end_of_archive, padding
 from .tar.reader import iter_members
 
 if TYPE_CHECKING:
     from .blobs import BlobSource
-    from .spec import Platform
 
 __all__ = ["ArchiveWriter", "OciArchive"]
 
@@ -51,12 +48,11 @@ def _layout_path(name: str) -> str | None:
     return "/".join(parts)
 
 
-class OciArchive:
+class OciArchive(LayoutReader):
     """A read-only ociarchive; blobs are byte ranges of the file, verified as they are read."""
 
     def __init__(self, path: str, *, name: str = "") -> None:
-        self.path = path
-        self._name = name or f"oci-archive:{path}"
+        super().__init__(path, name or f"oci-archive:{path}")
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
@@ -66,7 +62,7 @@ class OciArchive:
         except OSError as exc:
             raise ArchiveError(f"{self._name}: cannot open: {exc.strerror}") from None
         self._fd = fd
-        self._closer = weakref.finalize(self, os.close, fd)
+        self._hold(fd)
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             self.close()
@@ -96,20 +92,6 @@ class OciArchive:
             raise ArchiveError(str(exc)) from None
         return members
 
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def close(self) -> None:
-        """Release the file."""
-        self._closer()
-
-    def __enter__(self) -> OciArchive:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def _member(self, path: str, what: str) -> _Member:
         member = self._members.get(path)
         if member is None:
@@ -127,12 +109,6 @@ class OciArchive:
     def index_json(self) -> bytes:
         """The exact bytes of ``index.json``."""
         return self._read_member("index.json", MAX_MANIFEST_BYTES)
-
-    def index(self) -> Index:
-        """``index.json`` parsed."""
-        return Index.parse(
-            self.index_json(), media_type=mt.OCI_INDEX, what=f"{self._name}: index.json"
-        )
 
     def _blob(self, descriptor: Descriptor) -> _Member:
         digest = descriptor.digest
@@ -164,10 +140,6 @@ class OciArchive:
     def blob_range(self, descriptor: Descriptor) -> AbstractContextManager[FileRange | None]:
         member = self._blob(descriptor)
         return nullcontext(FileRange(self._fd, member.offset, member.size))
-
-    def image(self, ref: str = "", *, platform: Platform | None = None) -> Image:
-        """The image named ``ref`` in ``index.json`` (or the only one)."""
-        return image_from_layout(self, self.index_json(), ref=ref, platform=platform)
 
 
 class ArchiveWriter(CommitOnExit):

@@ -24,7 +24,7 @@ import zstandard
 from .digest import Digest
 from .errors import CompressionError, SizeMismatch, UnsupportedError
 from .mediatypes import Compression
-from .streams import CHUNK_SIZE, HashingWriter, Readable, Writable
+from .streams import CHUNK_SIZE, ChunkedReader, HashingWriter, Readable, Writable
 
 _igzip: Any
 _igzip_threaded: Any
@@ -329,7 +329,7 @@ class _TrackedSource:
             close()
 
 
-class _BoundedReader(io.RawIOBase):
+class _BoundedReader(ChunkedReader):
     """Decompressed output with a byte limit, a clean-end check, and codec errors made ours."""
 
     def __init__(
@@ -392,20 +392,6 @@ class _BoundedReader(io.RawIOBase):
             raise CompressionError(
                 f"{self._what}: truncated compressed stream (zstd frame cut short)"
             )
-
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            return self.readall()
-        buf = bytearray(size)
-        n = self.readinto(buf)
-        del buf[n:]
-        return bytes(buf)
-
-    def readall(self) -> bytes:
-        parts = []
-        while chunk := self.read(CHUNK_SIZE):
-            parts.append(chunk)
-        return b"".join(parts)
 
     def close(self) -> None:
         close = getattr(self._inner, "close", None)

@@ -11,7 +11,8 @@ import stat
 import tempfile
 import weakref
 from collections.abc import Iterator
-from typing import IO, TYPE_CHECKING, Final, cast
+from contextlib import AbstractContextManager
+from typing import IO, TYPE_CHECKING, Final, Self, cast
 
 from . import mediatypes as mt
 from .atomic import fsync_directory, write_file_atomic
@@ -27,7 +28,14 @@ if TYPE_CHECKING:
     from .blobs import BlobSource
     from .spec import Platform
 
-__all__ = ["OCI_LAYOUT_FILE", "LayoutWriter", "OciLayout", "collect_garbage", "layout_index_json"]
+__all__ = [
+    "OCI_LAYOUT_FILE",
+    "LayoutReader",
+    "LayoutWriter",
+    "OciLayout",
+    "collect_garbage",
+    "layout_index_json",
+]
 
 #: The content of the ``oci-layout`` marker file.
 OCI_LAYOUT_FILE: Final = b'{"imageLayoutVersion":"1.0.0"}'
@@ -102,30 +110,32 @@ def _open_blob_fd(dirfd: int, digest: Digest, what: str) -> int:
     return fd
 
 
-class OciLayout:
-    """A read-only OCI layout directory; blobs are verified as they are read."""
+class LayoutReader:
+    """What OCI layouts and ociarchives share: a name, an open handle, ``index.json``, images.
 
-    def __init__(self, path: str, *, name: str = "") -> None:
+    Subclasses open their handle, register it with :meth:`_hold` and provide
+    :meth:`index_json` and the blob methods of :class:`~ociforge.blobs.BlobSource`.
+    """
+
+    def __init__(self, path: str, name: str) -> None:
         self.path = path
-        self._name = name or f"oci:{path}"
-        try:
-            self._dirfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise NotFound(f"{self._name}: no such directory") from None
-        except NotADirectoryError:
-            raise ArchiveError(f"{self._name}: not a directory") from None
-        self._closer = weakref.finalize(self, os.close, self._dirfd)
-        _check_oci_layout(_read_small(self._dirfd, "oci-layout", self._name, 4096), self._name)
+        self._name = name
+        self._closer: weakref.finalize[[int], LayoutReader] | None = None
+
+    def _hold(self, fd: int) -> None:
+        """Close ``fd`` with :meth:`close`, or when this object is collected."""
+        self._closer = weakref.finalize(self, os.close, fd)
 
     @property
     def name(self) -> str:
         return self._name
 
     def close(self) -> None:
-        """Release the directory handle."""
-        self._closer()
+        """Release the file or directory handle."""
+        if self._closer is not None:
+            self._closer()
 
-    def __enter__(self) -> OciLayout:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -133,13 +143,44 @@ class OciLayout:
 
     def index_json(self) -> bytes:
         """The exact bytes of ``index.json``."""
-        return _read_small(self._dirfd, "index.json", self._name, MAX_MANIFEST_BYTES)
+        raise NotImplementedError
+
+    def open_blob(self, descriptor: Descriptor) -> IO[bytes]:
+        """A reader of the blob, verified against ``descriptor`` as it is read."""
+        raise NotImplementedError
+
+    def blob_range(self, descriptor: Descriptor) -> AbstractContextManager[FileRange | None]:
+        """The blob as a byte range of an open file, while the context lasts."""
+        raise NotImplementedError
 
     def index(self) -> Index:
         """``index.json`` parsed."""
         return Index.parse(
             self.index_json(), media_type=mt.OCI_INDEX, what=f"{self._name}: index.json"
         )
+
+    def image(self, ref: str = "", *, platform: Platform | None = None) -> Image:
+        """The image named ``ref`` in ``index.json`` (or the only one)."""
+        return image_from_layout(self, self.index_json(), ref=ref, platform=platform)
+
+
+class OciLayout(LayoutReader):
+    """A read-only OCI layout directory; blobs are verified as they are read."""
+
+    def __init__(self, path: str, *, name: str = "") -> None:
+        super().__init__(path, name or f"oci:{path}")
+        try:
+            self._dirfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise NotFound(f"{self._name}: no such directory") from None
+        except NotADirectoryError:
+            raise ArchiveError(f"{self._name}: not a directory") from None
+        self._hold(self._dirfd)
+        _check_oci_layout(_read_small(self._dirfd, "oci-layout", self._name, 4096), self._name)
+
+    def index_json(self) -> bytes:
+        """The exact bytes of ``index.json``."""
+        return _read_small(self._dirfd, "index.json", self._name, MAX_MANIFEST_BYTES)
 
     def _open(self, descriptor: Descriptor) -> tuple[int, int]:
         fd = _open_blob_fd(self._dirfd, descriptor.digest, self._name)
@@ -180,10 +221,6 @@ class OciLayout:
         except NotFound:
             return False
         return True
-
-    def image(self, ref: str = "", *, platform: Platform | None = None) -> Image:
-        """The image named ``ref`` in ``index.json`` (or the only one)."""
-        return image_from_layout(self, self.index_json(), ref=ref, platform=platform)
 
 
 class LayoutWriter(CommitOnExit):

@@ -202,9 +202,17 @@ class Descriptor:
         return self.annotations.get("org.opencontainers.image.ref.name", "")
 
 
-def _check_schema(obj: Mapping[str, Any], what: str) -> None:
+def _document(raw: bytes, served: str, default: str, what: str) -> tuple[dict[str, Any], str, str]:
+    """Size-check and parse a manifest or index: (object, declared media type, kind)."""
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"{what} is larger than {MAX_MANIFEST_BYTES} bytes")
+    obj = parse_json_object(raw, what)
     if obj.get("schemaVersion") != 2:
         raise ManifestError(f"{what}: schemaVersion must be 2, not {obj.get('schemaVersion')!r}")
+    declared = obj.get("mediaType")
+    if declared is not None and not isinstance(declared, str):
+        raise ManifestError(f"{what}: 'mediaType' must be a string")
+    return obj, declared or "", declared or served or default
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,14 +229,7 @@ class Manifest:
     @classmethod
     def parse(cls, raw: bytes, *, media_type: str = "", what: str = "manifest") -> Manifest:
         """Parse and validate; ``media_type`` is the one the transport declared, if any."""
-        if len(raw) > MAX_MANIFEST_BYTES:
-            raise ManifestError(f"{what} is larger than {MAX_MANIFEST_BYTES} bytes")
-        obj = parse_json_object(raw, what)
-        _check_schema(obj, what)
-        declared = obj.get("mediaType")
-        if declared is not None and not isinstance(declared, str):
-            raise ManifestError(f"{what}: 'mediaType' must be a string")
-        kind = declared or media_type or mt.OCI_MANIFEST
+        obj, declared, kind = _document(raw, media_type, mt.OCI_MANIFEST, what)
         if not mt.is_image_manifest(kind):
             raise ManifestError(f"{what}: media type {kind!r} is not an image manifest")
         if declared and media_type and mt.is_manifest(media_type) and declared != media_type:
@@ -278,14 +279,7 @@ class Index:
     @classmethod
     def parse(cls, raw: bytes, *, media_type: str = "", what: str = "index") -> Index:
         """Parse and validate an index or manifest list."""
-        if len(raw) > MAX_MANIFEST_BYTES:
-            raise ManifestError(f"{what} is larger than {MAX_MANIFEST_BYTES} bytes")
-        obj = parse_json_object(raw, what)
-        _check_schema(obj, what)
-        declared = obj.get("mediaType")
-        if declared is not None and not isinstance(declared, str):
-            raise ManifestError(f"{what}: 'mediaType' must be a string")
-        kind = declared or media_type or mt.OCI_INDEX
+        obj, _declared, kind = _document(raw, media_type, mt.OCI_INDEX, what)
         if not mt.is_index(kind):
             raise ManifestError(f"{what}: media type {kind!r} is not an image index")
         manifests = obj.get("manifests")

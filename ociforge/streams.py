@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHUNK_SIZE",
+    "ChunkedReader",
     "HashingWriter",
     "Opener",
     "RangeReader",
@@ -46,6 +47,31 @@ class Writable(Protocol):
     """Anything with ``write(data)``."""
 
     def write(self, data: bytes, /) -> int | None: ...
+
+
+class ChunkedReader(io.RawIOBase):
+    """A raw reader defined by ``readinto``, reading to the end in :data:`CHUNK_SIZE` pieces.
+
+    ``io.RawIOBase.readall`` reads 8 KiB at a time; hashing and codecs run far faster with
+    1 MiB reads.
+    """
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            return self.readall()
+        buf = bytearray(size)
+        n = self.readinto(buf)
+        del buf[n:]
+        return bytes(buf)
+
+    def readall(self) -> bytes:
+        parts = []
+        while chunk := self.read(CHUNK_SIZE):
+            parts.append(chunk)
+        return b"".join(parts)
 
 
 class HashingWriter(io.RawIOBase):
@@ -84,7 +110,7 @@ class HashingWriter(io.RawIOBase):
         return Digest(self._algorithm, self._hasher.hexdigest())
 
 
-class VerifyingReader(io.RawIOBase):
+class VerifyingReader(ChunkedReader):
     """Read from ``source`` and fail as soon as the bytes stop matching a descriptor.
 
     More bytes than ``size`` raise :class:`SizeMismatch` at once (an endless body cannot hang
@@ -125,20 +151,6 @@ class VerifyingReader(io.RawIOBase):
         self._hasher.update(data)
         view[:n] = data
         return n
-
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            return self.readall()
-        buf = bytearray(size)
-        n = self.readinto(buf)
-        del buf[n:]
-        return bytes(buf)
-
-    def readall(self) -> bytes:
-        parts = []
-        while chunk := self.read(CHUNK_SIZE):
-            parts.append(chunk)
-        return b"".join(parts)
 
     def _finish(self) -> None:
         if self._verified:
@@ -292,6 +304,19 @@ class LimitedReader(io.RawIOBase):
         self.remaining -= len(data)
         view[: len(data)] = data
         return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = self.remaining
+        n = min(size, self.remaining)
+        if n <= 0:
+            return b""
+        # Straight from the source: no staging buffer, no second copy.
+        data = self._source.read(n)
+        if not data:
+            raise self._truncated()
+        self.remaining -= len(data)
+        return data
 
 
 def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:

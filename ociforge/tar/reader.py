@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import IO, Final, cast
 
 from ..errors import TarError
-from ..streams import CHUNK_SIZE, Readable
+from ..streams import CHUNK_SIZE, LimitedReader, Readable, read_exact
 from .header import (
     BLOCK,
     TarHeader,
@@ -36,54 +36,20 @@ class TarMember:
     data_offset: int
 
 
-class MemberData(io.RawIOBase):
+class MemberData(LimitedReader):
     """The data of the current member; reading past its end is impossible."""
 
     def __init__(self, stream: Readable, size: int, what: str) -> None:
-        super().__init__()
-        self._stream = stream
-        self.remaining = size
-        self._what = what
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
-        n = min(len(view), self.remaining)
-        if n <= 0:
-            return 0
-        data = self._stream.read(n)
-        if not data:
-            raise TarError(f"{self._what}: truncated (data of a member is cut short)")
-        self.remaining -= len(data)
-        view[: len(data)] = data
-        return len(data)
-
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            size = self.remaining
-        n = min(size, self.remaining)
-        if n <= 0:
-            return b""
-        # Straight from the stream: no staging buffer, no second copy.
-        data = self._stream.read(n)
-        if not data:
-            raise TarError(f"{self._what}: truncated (data of a member is cut short)")
-        self.remaining -= len(data)
-        return data
+        super().__init__(
+            stream, size, lambda: TarError(f"{what}: truncated (data of a member is cut short)")
+        )
 
 
 def _read_exact(stream: Readable, n: int, what: str) -> bytes:
-    parts = []
-    left = n
-    while left:
-        chunk = stream.read(left)
-        if not chunk:
-            raise TarError(f"{what}: truncated")
-        parts.append(chunk)
-        left -= len(chunk)
-    return b"".join(parts)
+    data = read_exact(stream, n)
+    if len(data) < n:
+        raise TarError(f"{what}: truncated")
+    return data
 
 
 def _skip(stream: Readable, n: int, what: str, seekable: bool) -> None:
