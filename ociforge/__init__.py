@@ -50,6 +50,7 @@ from .errors import (
 from .image import Image, host_platform
 from .layer import Layer, SpooledLayerWriter
 from .layout import LayoutWriter, OciLayout, collect_garbage
+from .machineconfig import machineconfig_name, render_machineconfig
 from .mutate import HistoryEntry, append_layers, keep_layers
 from .ostree.lint import Finding, lint_tree
 from .registry import (
@@ -59,6 +60,13 @@ from .registry import (
     RetryPolicy,
     find_credentials,
     parse_registry_reference,
+)
+from .release import (
+    ReleaseComponent,
+    ReleasePayload,
+    parse_image_references,
+    parse_release_metadata,
+    read_release,
 )
 from .rpm.inject import InjectOptions, InjectReport, inject_rpms
 from .rpm.package import RpmPackage, read_package
@@ -74,7 +82,7 @@ from .tar.unpack import unpack_layers
 from .transports import ImageReference, LocalReference, open_image, open_sink, parse_reference
 
 if TYPE_CHECKING:
-    from .registry import RegistrySink, RemoteBlobSource, open_remote_image
+    from .registry import RegistrySink, RemoteBlobSource, open_remote_image, resolve_digest
 
 __version__ = "0.1.0"
 
@@ -128,6 +136,8 @@ __all__ = [
     "RegistryReference",
     "RegistryResponseError",
     "RegistrySink",
+    "ReleaseComponent",
+    "ReleasePayload",
     "RemoteBlobSource",
     "Repacked",
     "RetryPolicy",
@@ -157,15 +167,21 @@ __all__ = [
     "keep_layers",
     "lint_tree",
     "load_keys",
+    "machineconfig_name",
     "open_compressor",
     "open_decompressor",
     "open_image",
     "open_remote_image",
     "open_sink",
+    "parse_image_references",
     "parse_reference",
     "parse_registry_reference",
+    "parse_release_metadata",
     "read_package",
+    "read_release",
+    "render_machineconfig",
     "repack_bundle",
+    "resolve_digest",
     "save_image",
     "squash_image",
     "unpack_bundle",
@@ -175,7 +191,7 @@ __all__ = [
 ]
 
 
-_LAZY = frozenset({"RegistrySink", "RemoteBlobSource", "open_remote_image"})
+_LAZY = frozenset({"RegistrySink", "RemoteBlobSource", "open_remote_image", "resolve_digest"})
 
 
 def __getattr__(name: str) -> Any:

@@ -8,7 +8,20 @@ from typing import Final
 from .digest import Digest
 from .errors import InvalidDigest, InvalidReference
 
-__all__ = ["pull_spec_digest", "render_machineconfig"]
+__all__ = [
+    "DEFAULT_POOL",
+    "check_pool_and_name",
+    "machineconfig_name",
+    "pull_spec_digest",
+    "render_machineconfig",
+]
+
+#: The pool a MachineConfig targets unless told otherwise.
+DEFAULT_POOL: Final = "worker"
+#: Prefix of the names :func:`machineconfig_name` derives.
+_NAME_PREFIX: Final = "os-layer-"
+_MAX_NAME: Final = 253
+_MAX_POOL: Final = 63
 
 _NAME: Final = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _LABEL_VALUE: Final = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
@@ -31,11 +44,37 @@ def pull_spec_digest(pull_spec: str) -> Digest:
         raise InvalidReference(f"{pull_spec}: {exc}") from None
 
 
-def render_machineconfig(pull_spec: str, *, pool: str, name: str) -> str:
+def machineconfig_name(repository: str) -> str:
+    """A MachineConfig name for an image of ``repository``: ``os-layer-`` + its path, DNS-safe.
+
+    ``team/fcos_custom`` gives ``os-layer-team-fcos-custom``: slashes and underscores become
+    dashes, runs of dashes collapse, and the result fits a Kubernetes object name.
+    """
+    body = re.sub(r"[^a-z0-9.]+", "-", repository.lower())
+    body = re.sub(r"-*\.-*", ".", body)
+    body = re.sub(r"\.{2,}", ".", body).strip("-.")
+    name = (_NAME_PREFIX + body)[:_MAX_NAME].rstrip("-.")
+    return name if body else _NAME_PREFIX.rstrip("-")
+
+
+def check_pool_and_name(*, pool: str, name: str) -> None:
+    """Refuse a pool that is not a label value or a name that is not a DNS subdomain."""
+    if len(name) > _MAX_NAME or not _NAME.fullmatch(name):
+        raise InvalidReference(
+            f"{name!r}: not a valid MachineConfig name (lowercase DNS subdomain)"
+        )
+    if len(pool) > _MAX_POOL or not _LABEL_VALUE.fullmatch(pool):
+        raise InvalidReference(f"{pool!r}: not a valid pool name")
+
+
+def render_machineconfig(
+    pull_spec: str, *, pool: str = DEFAULT_POOL, name: str | None = None
+) -> str:
     """A ``MachineConfig`` YAML document setting ``osImageURL`` for ``pool``.
 
     The pull spec must carry a digest: a MachineConfig with a tag would roll nodes onto
     whatever the tag points at later, which is exactly what digest pinning prevents.
+    Without ``name``, one is derived from the repository (:func:`machineconfig_name`).
     """
     spec = pull_spec.removeprefix("docker://")
     digest = pull_spec_digest(spec)
@@ -44,12 +83,10 @@ def render_machineconfig(pull_spec: str, *, pool: str, name: str) -> str:
     last = repository.rsplit("/", 1)[-1]
     if ":" in last:
         repository = repository[: len(repository) - len(last)] + last.split(":", 1)[0]
-    if len(name) > 253 or not _NAME.fullmatch(name):
-        raise InvalidReference(
-            f"{name!r}: not a valid MachineConfig name (lowercase DNS subdomain)"
-        )
-    if len(pool) > 63 or not _LABEL_VALUE.fullmatch(pool):
-        raise InvalidReference(f"{pool!r}: not a valid pool name")
+    if name is None:
+        path = repository.split("/", 1)[1] if "/" in repository else repository
+        name = machineconfig_name(path)
+    check_pool_and_name(pool=pool, name=name)
     return (
         "apiVersion: machineconfiguration.openshift.io/v1\n"
         "kind: MachineConfig\n"

@@ -12,12 +12,38 @@ from collections.abc import Sequence
 from .. import __version__
 from ..compression import MAX_LAYER_SIZE_ENV, parse_size
 from ..errors import OciforgeError
-from . import append, copy, demo, inspect, lint, push, repack, squash, unpack, verify
+from . import (
+    append,
+    copy,
+    demo,
+    inspect,
+    lint,
+    machineconfig,
+    push,
+    release_info,
+    repack,
+    squash,
+    unpack,
+    verify,
+)
 
 __all__ = ["main"]
 
 #: Each module adds its subcommand; the order is the order of ``ociforge --help``.
-_COMMANDS = (inspect, copy, push, verify, append, lint, unpack, repack, squash, demo)
+_COMMANDS = (
+    inspect,
+    copy,
+    push,
+    verify,
+    append,
+    lint,
+    unpack,
+    repack,
+    squash,
+    machineconfig,
+    release_info,
+    demo,
+)
 
 EXIT_OK = 0
 EXIT_ERROR = 1

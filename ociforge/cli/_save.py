@@ -8,12 +8,16 @@ from typing import Any
 
 from ..copy import save_image
 from ..image import Image
+from ..registry.options import RegistryOptions
+from ..registry.reference import RegistryReference
 from ..spec import Descriptor
 from ..tar.unpack import Warn
+from ..transports import ImageReference, parse_reference
+from ._machineconfig import MachineConfigRequest
 from ._output import print_json, write_digestfile
 from ._progress import BlobProgress
 
-__all__ = ["add_layer_options", "save_and_report", "warn"]
+__all__ = ["add_layer_options", "report_saved", "save_and_report", "warn"]
 
 
 def add_layer_options(parser: argparse.ArgumentParser, *, created_by: str) -> None:
@@ -44,32 +48,71 @@ def save_and_report(
     verb: str,
     destination: str,
     extra: dict[str, Any] | None = None,
+    registry: RegistryOptions | None = None,
+    machineconfig: MachineConfigRequest | None = None,
 ) -> Descriptor:
     """Save ``image``; print its digest (or, with ``--json``, a document) on stdout."""
+    reference = parse_reference(destination)
     progress = BlobProgress(verb, [d for d, _ in image.blobs()], quiet=args.quiet)
-    descriptor = save_image(image, destination, progress=progress)
+    descriptor = save_image(image, reference, progress=progress, registry=registry)
     progress.finish()
+    top = image.layers[-1] if image.layers else None
+    layer: dict[str, Any] = {}
+    if top is not None:
+        layer["layer"] = {
+            "mediaType": top.media_type,
+            "digest": str(top.digest),
+            "size": top.size,
+            "diffID": str(top.diff_id),
+        }
+    report_saved(
+        args,
+        descriptor,
+        reference,
+        destination=destination,
+        machineconfig=machineconfig,
+        extra={**layer, **(extra or {})},
+    )
+    return descriptor
+
+
+def report_saved(
+    args: argparse.Namespace,
+    descriptor: Descriptor,
+    reference: ImageReference,
+    *,
+    destination: str,
+    machineconfig: MachineConfigRequest | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """After a save: ``--digestfile``, the MachineConfig, then the result on stdout.
+
+    A registry destination is reported as its pull spec, ``HOST/REPO@DIGEST``, which is what
+    ``machineconfig`` (checked before the save) points at; anything else by its digest.
+    """
     write_digestfile(args.digestfile, str(descriptor.digest))
+    pinned = (
+        reference.with_digest(descriptor.digest).pinned()
+        if isinstance(reference, RegistryReference)
+        else ""
+    )
+    if machineconfig is not None:
+        machineconfig.write(pinned)
     if args.json:
-        top = image.layers[-1] if image.layers else None
         document: dict[str, Any] = {
             "digest": str(descriptor.digest),
             "mediaType": descriptor.media_type,
             "size": descriptor.size,
             "destination": destination,
         }
-        if top is not None:
-            document["layer"] = {
-                "mediaType": top.media_type,
-                "digest": str(top.digest),
-                "size": top.size,
-                "diffID": str(top.diff_id),
-            }
+        if pinned:
+            document["reference"] = pinned
+        if machineconfig is not None:
+            document["machineconfig"] = machineconfig.path
         document.update(extra or {})
         print_json(document)
     else:
-        print(descriptor.digest)
-    return descriptor
+        print(pinned or descriptor.digest)
 
 
 def warn(args: argparse.Namespace) -> Warn:

@@ -7,7 +7,10 @@ import sys
 
 from ..derive import FileAddition, append_content
 from ..errors import InvalidReference
-from ..transports import open_image
+from ..registry.reference import RegistryReference
+from ..transports import open_image, parse_reference
+from ._machineconfig import add_machineconfig_flags, machineconfig_request
+from ._registry import add_registry_flags, registry_options
 from ._rpm_options import add_rpm_options, inject_options
 from ._save import add_layer_options, save_and_report
 
@@ -42,9 +45,12 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidReference(
             "nothing to append: give --add LOCAL:IMAGEPATH, --rpm FILE or --ignition FILE"
         )
+    destination = parse_reference(args.destination)
+    machineconfig = machineconfig_request(args, destination)
     options = inject_options(args) if args.rpm else None
+    registry = registry_options(args)
     result = append_content(
-        open_image(args.source),
+        open_image(args.source, registry=registry),
         additions=additions,
         rpms=args.rpm,
         ignition=ignition,
@@ -53,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
         compression=args.compression,
         created_by=args.created_by,
         strict=args.strict,
-        # The sink below verifies every base blob before it commits anything.
-        verify_base=False,
+        # A local sink verifies every base blob before it commits anything; a registry skips
+        # the blobs it already has, so what the layer is derived from is checked here.
+        verify_base=isinstance(destination, RegistryReference),
     )
     if not (args.quiet or args.json):
         for note in result.notes:
@@ -68,7 +75,15 @@ def run(args: argparse.Namespace) -> int:
     if result.report is not None:
         extra["packages"] = list(result.report.packages)
         extra["replaced"] = list(result.report.replaced)
-    save_and_report(result.image, args, verb="append", destination=args.destination, extra=extra)
+    save_and_report(
+        result.image,
+        args,
+        verb="append",
+        destination=args.destination,
+        extra=extra,
+        registry=registry,
+        machineconfig=machineconfig,
+    )
     return 0
 
 
@@ -104,4 +119,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_layer_options(parser, created_by="")
     add_rpm_options(parser)
+    add_registry_flags(parser)
+    add_machineconfig_flags(parser)
     parser.set_defaults(func=run)

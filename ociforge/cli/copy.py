@@ -8,9 +8,10 @@ from ..copy import save_image
 from ..registry.reference import RegistryReference
 from ..spec import Descriptor
 from ..transports import ImageReference, open_image, parse_reference
-from ._output import print_json, write_digestfile
+from ._machineconfig import add_machineconfig_flags, machineconfig_request
 from ._progress import BlobProgress
 from ._registry import add_platform_flag, add_registry_flags, registry_options
+from ._save import report_saved
 
 __all__ = ["add_transfer_flags", "register", "transfer"]
 
@@ -19,6 +20,7 @@ def transfer(
     args: argparse.Namespace, source: ImageReference, destination: ImageReference, *, verb: str
 ) -> int:
     """Copy one image as the flags say; print the digest (``REPO@DIGEST`` for a registry)."""
+    machineconfig = machineconfig_request(args, destination)
     remote_dest = isinstance(destination, RegistryReference)
     progress: BlobProgress | None = None
 
@@ -42,24 +44,13 @@ def transfer(
         registry=registry_options(args, "dest", progress=moved if remote_dest else None),
     )
     progress.finish()
-    write_digestfile(args.digestfile, str(descriptor.digest))
-    pinned = (
-        destination.with_digest(descriptor.digest).pinned()
-        if isinstance(destination, RegistryReference)
-        else ""
+    report_saved(
+        args,
+        descriptor,
+        destination,
+        destination=str(args.destination),
+        machineconfig=machineconfig,
     )
-    if args.json:
-        document = {
-            "digest": str(descriptor.digest),
-            "mediaType": descriptor.media_type,
-            "size": descriptor.size,
-            "destination": str(args.destination),
-        }
-        if pinned:
-            document["reference"] = pinned
-        print_json(document)
-    else:
-        print(pinned or descriptor.digest)
     return 0
 
 
@@ -71,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_transfer_flags(parser: argparse.ArgumentParser, *, sides: bool) -> None:
-    """``--digestfile``, ``--no-verify``, ``--platform`` and the registry flags."""
+    """``--digestfile``, ``--no-verify``, ``--platform``, the registry and MachineConfig flags."""
     parser.add_argument(
         "--digestfile", metavar="FILE", help="also write the manifest digest to FILE"
     )
@@ -83,6 +74,7 @@ def add_transfer_flags(parser: argparse.ArgumentParser, *, sides: bool) -> None:
     )
     add_platform_flag(parser)
     add_registry_flags(parser, prefixes=("src", "dest") if sides else (), push=True)
+    add_machineconfig_flags(parser)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -19,7 +19,7 @@ from .reference import RegistryReference, parse_registry_reference
 
 if TYPE_CHECKING:
     from .push import RegistrySink
-    from .source import RemoteBlobSource, open_remote_image
+    from .source import RemoteBlobSource, open_remote_image, resolve_digest
 
 __all__ = [
     "Credentials",
@@ -33,9 +33,15 @@ __all__ = [
     "find_credentials",
     "open_remote_image",
     "parse_registry_reference",
+    "resolve_digest",
 ]
 
-_LAZY = {"RegistrySink": ".push", "RemoteBlobSource": ".source", "open_remote_image": ".source"}
+_LAZY = {
+    "RegistrySink": ".push",
+    "RemoteBlobSource": ".source",
+    "open_remote_image": ".source",
+    "resolve_digest": ".source",
+}
 
 
 def __getattr__(name: str) -> Any:

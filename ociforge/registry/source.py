@@ -1,4 +1,4 @@
-"""Pulling: a registry repository as a blob source, and the image a reference names in it.
+"""Pulling: a registry repository as a blob source, the image a reference names, its digest.
 
 Blobs stream in 1 MiB reads, verified for size and digest as they arrive. A connection that
 drops mid-blob is reopened with ``Range: bytes=N-`` from the byte where it stopped, so a
@@ -12,22 +12,24 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import IO, TYPE_CHECKING, cast
 
 from ..blobs import FileRange
+from ..digest import Digest
 from ..errors import SizeMismatch, TransportError
 from ..image import Image, resolve_image
+from ..spec import parse_manifest_or_index
 from ..streams import CHUNK_SIZE, VerifyingReader
 from . import protocol as proto
 from .client import RegistryClient
 from .options import RegistryOptions
+from .reference import parse_registry_reference
 from .transport import CONNECTION_ERRORS, describe_exception
 
 if TYPE_CHECKING:
     import requests
 
-    from ..digest import Digest
     from ..spec import Descriptor, Platform
     from .reference import RegistryReference
 
-__all__ = ["RemoteBlobSource", "open_remote_image"]
+__all__ = ["RemoteBlobSource", "open_remote_image", "resolve_digest"]
 
 
 class _ResumingBlobReader:
@@ -194,3 +196,24 @@ def open_remote_image(
     # The config was read (and verified) to build the image; serve it from memory from now on.
     source.remember(image.config.digest, image.raw_config)
     return image
+
+
+def resolve_digest(
+    reference: str | RegistryReference, *, options: RegistryOptions | None = None
+) -> RegistryReference:
+    """``reference`` pinned to the manifest its tag names now; as it is if it has a digest.
+
+    The manifest (or index) is fetched, checked against the ``Docker-Content-Digest`` the
+    registry sends and parsed, so the digest names an image, not whatever the tag holds.
+    """
+    if isinstance(reference, str):
+        reference = parse_registry_reference(reference)
+    if reference.digest is not None:
+        return reference
+    client = RegistryClient(reference, options=options or RegistryOptions(), label=str(reference))
+    try:
+        raw, media_type = client.get_manifest(reference.reference)
+    finally:
+        client.close()
+    parse_manifest_or_index(raw, media_type=media_type, what=f"docker://{reference}")
+    return reference.with_digest(Digest.of_bytes(raw))

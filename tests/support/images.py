@@ -258,3 +258,61 @@ def cosa_image(
         "com.coreos.osname": "fedora-coreos",
     }
     return image(chunks, labels=labels, annotations=labels)
+
+
+def image_references(components: Mapping[str, str], *, version: str = "4.99.0") -> bytes:
+    """An OpenShift ``ImageStream`` document naming each component's pull spec."""
+    tags = [
+        {
+            "name": name,
+            "annotations": {"io.openshift.build.source-location": ""},
+            "from": {"kind": "DockerImage", "name": pull_spec},
+            "generation": None,
+            "importPolicy": {},
+            "referencePolicy": {"type": "Source"},
+        }
+        for name, pull_spec in components.items()
+    ]
+    document = {
+        "kind": "ImageStream",
+        "apiVersion": "image.openshift.io/v1",
+        "metadata": {"name": version, "creationTimestamp": "2026-01-01T00:00:00Z"},
+        "spec": {"lookupPolicy": {"local": False}, "tags": tags},
+        "status": {"dockerImageRepository": ""},
+    }
+    return json.dumps(document, indent=2).encode()
+
+
+def release_payload(
+    components: Mapping[str, str] | None = None,
+    *,
+    version: str | None = "4.99.0",
+    references: bytes | None = None,
+) -> BuiltImage:
+    """A release payload: a base layer, then ``release-manifests/`` with the two documents.
+
+    ``references`` replaces the generated ``image-references`` bytes (for malformed ones);
+    ``version=None`` leaves ``release-metadata`` out.
+    """
+    base = layer(
+        [
+            directory("usr"),
+            directory("usr/bin"),
+            file("usr/bin/cluster-version-operator", b"\x7fELF" + b"\0" * 60, mode=0o755),
+        ]
+    )
+    entries = [
+        directory("release-manifests"),
+        file("release-manifests/0000_00_cluster-version-operator_00_namespace.yaml", "kind: x\n"),
+        file(
+            "release-manifests/image-references",
+            references
+            if references is not None
+            else image_references(components or {}, version=version or "0.0.0"),
+        ),
+    ]
+    if version is not None:
+        metadata = {"kind": "cincinnati-metadata-v0", "version": version, "previous": []}
+        entries.append(file("release-manifests/release-metadata", json.dumps(metadata)))
+    labels = {"io.openshift.release": version or ""}
+    return image([base, layer(entries)], labels=labels)
