@@ -34,7 +34,7 @@ def pull_spec_digest(pull_spec: str) -> Digest:
     if "@" not in spec:
         raise InvalidReference(
             f"{pull_spec}: a MachineConfig must point at a digest (HOST/REPO@sha256:…), never a"
-            " moving tag; resolve it first (ociforge inspect docker://… prints the digest)"
+            " moving tag; resolve it first (ociforge machineconfig docker://HOST/REPO:TAG does)"
         )
     if not _PULL_SPEC.fullmatch(spec):
         raise InvalidReference(f"{pull_spec}: not a valid pull spec")
