@@ -102,8 +102,11 @@ def edit(rootfs: Path) -> None:
     (rootfs / "etc/new.conf").write_text("new\n")  # addition
     os.unlink(rootfs / "usr/lib/app/b")  # deletion
     shutil.rmtree(rootfs / "usr/lib/gone")  # directory deletion
-    shutil.rmtree(rootfs / "var/opt")  # removed and recreated: opaque
+    # Removed and recreated: opaque. The old directory still exists while the new one is made,
+    # so the new one cannot get its (freed) inode number back.
+    (rootfs / "var/opt").rename(rootfs / "var/opt-old")
     (rootfs / "var/opt").mkdir()
+    shutil.rmtree(rootfs / "var/opt-old")
     (rootfs / "var/opt/fresh").write_text("f")
     os.unlink(rootfs / "opt")  # symlink replaced by a directory
     (rootfs / "opt").mkdir()

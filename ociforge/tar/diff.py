@@ -5,7 +5,9 @@ proportional to what changed: a path whose inode and ctime are as recorded is un
 every write, chmod, chown, xattr change or rename moves the ctime. Only when a path's ctime
 moved but its size and mtime did not is its content hashed and compared with the record.
 Deletions become whiteouts; a directory that was removed and made again (a new inode) becomes
-an opaque directory, as overlayfs would record it.
+an opaque directory, as overlayfs would record it. A directory recreated with the very inode
+number the filesystem just freed looks unchanged; its lost children then become one whiteout
+each, which unpacks to the same tree.
 """
 
 from __future__ import annotations
