@@ -39,6 +39,12 @@ def add_layer_options(parser: argparse.ArgumentParser, *, created_by: str) -> No
     parser.add_argument(
         "--digestfile", metavar="FILE", help="also write the manifest digest to FILE"
     )
+    parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="do not re-hash base blobs copied byte for byte from a local source (sizes are"
+        " still checked; new content is always hashed)",
+    )
 
 
 def save_and_report(
@@ -54,7 +60,13 @@ def save_and_report(
     """Save ``image``; print its digest (or, with ``--json``, a document) on stdout."""
     reference = parse_reference(destination)
     progress = BlobProgress(verb, [d for d, _ in image.blobs()], quiet=args.quiet)
-    descriptor = save_image(image, reference, progress=progress, registry=registry)
+    descriptor = save_image(
+        image,
+        reference,
+        progress=progress,
+        registry=registry,
+        verify=not getattr(args, "no_verify", False),
+    )
     progress.finish()
     top = image.layers[-1] if image.layers else None
     layer: dict[str, Any] = {}
