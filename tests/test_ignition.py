@@ -217,3 +217,92 @@ def test_refusals_name_the_field(sections: dict[str, Any], field: str) -> None:
 def test_not_json() -> None:
     with pytest.raises(IgnitionError, match="not a JSON"):
         parse_ignition(b"variant: fcos\nversion: 1.5.0\n")  # Butane YAML, not its output
+
+
+def test_append_ignition_end_to_end_on_the_unpacked_tree(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The config's files, directories, links and enabled units are what the unpacked image has."""
+    import os
+    import stat
+
+    from ociforge.bundle import unpack_reference
+    from ociforge.copy import save_image
+    from ociforge.demo import sample_base_image
+    from tests.support.cli import ociforge
+
+    base = tmp_path / "base.ociarchive"
+    save_image(sample_base_image(), f"oci-archive:{base}")
+    script = b"#!/bin/sh\necho ready\n"
+    unit = "[Service]\nExecStart=/usr/local/bin/ready\n[Install]\nWantedBy=multi-user.target\nAlias=ready-alias.service\n"
+    cfg = config(
+        storage={
+            "directories": [{"path": "/etc/ready", "mode": 0o750, "user": {"name": "core"}}],
+            "files": [
+                {
+                    "path": "/usr/local/bin/ready",
+                    "mode": 0o755,
+                    "contents": {
+                        "source": data_url(gzip.compress(script), b64=True),
+                        "compression": "gzip",
+                    },
+                },
+                {
+                    "path": "/etc/ready/conf",
+                    "contents": {"source": data_url(b"x=1\n")},
+                    "user": {"id": 1000},
+                    "group": {"name": "wheel"},
+                },
+            ],
+            "links": [{"path": "/etc/ready/current", "target": "conf"}],
+        },
+        systemd={
+            "units": [
+                {
+                    "name": "ready.service",
+                    "enabled": True,
+                    "contents": unit,
+                    "dropins": [
+                        {"name": "10-debug.conf", "contents": "[Service]\nEnvironment=DEBUG=1\n"}
+                    ],
+                },
+                {"name": "chronyd.service", "enabled": True},
+                {"name": "debug-shell.service", "mask": True},
+            ]
+        },
+    )
+    (tmp_path / "config.ign").write_bytes(cfg)
+    result = ociforge(
+        "append",
+        f"oci-archive:{base}",
+        f"oci-archive:{tmp_path / 'out.ociarchive'}",
+        "--ignition",
+        str(tmp_path / "config.ign"),
+    )
+    assert result.code == 0, result.err
+    bundle = tmp_path / "bundle"
+    unpack_reference(f"oci-archive:{tmp_path / 'out.ociarchive'}", str(bundle))
+    root = bundle / "rootfs"
+    assert (root / "usr/local/bin/ready").read_bytes() == script
+    assert stat.S_IMODE((root / "usr/local/bin/ready").stat().st_mode) == 0o755
+    conf = (root / "etc/ready/conf").stat()
+    assert (root / "etc/ready/conf").read_bytes() == b"x=1\n"
+    assert (conf.st_uid, conf.st_gid) == (
+        1000,
+        10,
+    )  # "wheel" resolved through the base's group file
+    ready = (root / "etc/ready").stat()
+    assert stat.S_IMODE(ready.st_mode) == 0o750
+    assert ready.st_uid == 1000  # "core" from the base's /usr/lib/passwd
+    assert os.readlink(root / "etc/ready/current") == "conf"
+    system = root / "etc/systemd/system"
+    assert (system / "ready.service").read_text() == unit
+    assert (system / "ready.service.d/10-debug.conf").read_text().startswith("[Service]")
+    assert (
+        os.readlink(system / "multi-user.target.wants/ready.service")
+        == "/etc/systemd/system/ready.service"
+    )
+    assert os.readlink(system / "ready-alias.service") == "/etc/systemd/system/ready.service"
+    assert (
+        os.readlink(system / "multi-user.target.wants/chronyd.service")
+        == "/usr/lib/systemd/system/chronyd.service"
+    )
+    assert os.readlink(system / "debug-shell.service") == "/dev/null"
