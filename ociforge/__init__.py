@@ -53,6 +53,8 @@ from .layout import LayoutWriter, OciLayout, collect_garbage
 from .machineconfig import machineconfig_name, render_machineconfig
 from .mutate import HistoryEntry, append_layers, keep_layers
 from .ostree.lint import Finding, lint_tree
+from .rebase import RebasePlan, plan_rebase, rebase_image
+from .rebase_fixup import RebaseResult, rebase_content
 from .registry import (
     Credentials,
     RegistryOptions,
@@ -131,6 +133,8 @@ __all__ = [
     "PathConflict",
     "Platform",
     "PolicyError",
+    "RebasePlan",
+    "RebaseResult",
     "RegistryError",
     "RegistryOptions",
     "RegistryReference",
@@ -177,8 +181,11 @@ __all__ = [
     "parse_reference",
     "parse_registry_reference",
     "parse_release_metadata",
+    "plan_rebase",
     "read_package",
     "read_release",
+    "rebase_content",
+    "rebase_image",
     "render_machineconfig",
     "repack_bundle",
     "resolve_digest",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import posixpath
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Final, cast
@@ -28,7 +28,7 @@ from .tar.names import split_member_name
 from .tar.reader import iter_members
 from .tar.whiteout import classify
 
-__all__ = ["BaseTree", "scan_image"]
+__all__ = ["BaseTree", "scan_image", "scan_layers", "wanted_paths"]
 
 _HEAD: Final = 64
 _MAX_LINKS: Final = 40
@@ -114,7 +114,9 @@ def _scan_layer(
                 spool.seek(0)
             elif kind == "file" and heads:
                 head = data.read(_HEAD)
-            entry = TreeEntry(kind, link, header.mode, header.uid, header.gid, header.size, head)
+            entry = TreeEntry(
+                kind, link, header.mode, header.uid, header.gid, header.size, head, header.mtime
+            )
             scan.events.append((path, entry, False))
     return scan
 
@@ -236,7 +238,23 @@ def scan_image(
     diff_id): only for a caller that writes the image to a sink which verifies every base blob
     before anything is committed, so nothing read here can reach an output unchecked.
     """
-    layers = list(image.layers)
+    return scan_layers(image.layers, wanted=wanted, heads=heads, threads=threads, verify=verify)
+
+
+def scan_layers(
+    layers: Sequence[Layer],
+    *,
+    wanted: Callable[[str], bool] = lambda _path: False,
+    heads: bool = False,
+    threads: int | None = None,
+    verify: bool = True,
+) -> BaseTree:
+    """Flatten ``layers`` (bottom first) into a :class:`BaseTree`, as :func:`scan_image` does.
+
+    A whiteout removes only what the given layers hold: over no layers, the tree is just the
+    paths these layers add.
+    """
+    layers = list(layers)
     workers = max(1, min(threads or default_threads(), len(layers) or 1))
     with ThreadPoolExecutor(workers) as pool:
         scans = list(

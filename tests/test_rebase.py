@@ -8,6 +8,7 @@ from ociforge.copy import save_image
 from ociforge.errors import PolicyError
 from ociforge.image import Image
 from ociforge.rebase import rebase_image
+from ociforge.rebase_fixup import rebase_content
 from ociforge.validate import validate_image
 from tests.support import images
 
@@ -105,3 +106,30 @@ def test_rebase_refuses_an_unrelated_base(tmp_path: Path) -> None:
             old_base=load(tmp_path, new, "wrong"),
             new_base=load(tmp_path, new, "new"),
         )
+
+
+def test_rebase_content_without_stale_copies_is_the_plain_restack(tmp_path: Path) -> None:
+    old, new = base("42", "old"), base("43", "new")
+    images_ = [load(tmp_path, b, n) for b, n in ((derive(old), "d"), (old, "o"), (new, "n"))]
+    plain = rebase_image(images_[0], old_base=images_[1], new_base=images_[2])
+    result = rebase_content(images_[0], old_base=images_[1], new_base=images_[2])
+    assert result.image.digest == plain.digest
+    assert (result.fixed, result.removed, result.warnings) == ((), (), ())
+
+
+def test_rebase_content_warns_about_a_stale_overwrite(tmp_path: Path) -> None:
+    old, new = base("42", "old"), base("43", "new")
+    cfg = json.loads(old.config)
+    copy = images.layer(
+        [images.directory("usr"), images.file("usr/lib/os-release", "VERSION_ID=42 custom\n")]
+    )
+    derived = images.image([*old.layers, copy], labels=cfg["config"]["Labels"])
+    args = [load(tmp_path, b, n) for b, n in ((derived, "d"), (old, "o"), (new, "n"))]
+    result = rebase_content(args[0], old_base=args[1], new_base=args[2])
+    assert result.warnings == (
+        "/usr/lib/os-release: the derived layers overwrite this file of the old base, which the"
+        " new base changed; the derived version is kept",
+    )
+    assert len(result.image.layers) == 3  # warned, not fixed
+    with pytest.raises(PolicyError, match="--strict: /usr/lib/os-release"):
+        rebase_content(args[0], old_base=args[1], new_base=args[2], strict=True)

@@ -13,7 +13,7 @@ EntryKind = Literal["dir", "file", "symlink", "hardlink", "other"]
 
 @dataclass(frozen=True, slots=True)
 class TreeEntry:
-    """One path of a tree: kind, link target, owner, mode, size and the first bytes of a file."""
+    """One path of a tree: kind, link target, owner, mode, size, first bytes of a file, mtime."""
 
     kind: EntryKind
     linkname: str = ""
@@ -22,6 +22,7 @@ class TreeEntry:
     gid: int = 0
     size: int = 0
     head: bytes = b""
+    mtime: int = 0
 
 
 class TreeView(Protocol):

@@ -30,12 +30,12 @@ from .installed import InstallInfo, installed_header, transaction_color
 from .kernel import kernel_reason
 from .package import RpmPackage, read_package
 from .payload import iter_payload
-from .rpmdb import DB_DIRECTORIES, Rpmdb
+from .rpmdb import DB_DIRECTORIES, Rpmdb, db_byteorder
 from .scriptlets import plan_scriptlets
 from .signature import PublicKey
 from .tags import FileState, Tag
 
-__all__ = ["BASE_FILES", "EntrySink", "InjectOptions", "InjectReport", "inject_rpms"]
+__all__ = ["BASE_FILES", "EntrySink", "InjectOptions", "InjectReport", "find_rpmdb", "inject_rpms"]
 
 #: Files of the base image the recipe reads (see :func:`~ociforge.flatten.scan_image`).
 BASE_FILES: Final = (
@@ -49,7 +49,6 @@ BASE_FILES: Final = (
     "/usr/lib/sysimage/rpm/*",
 )
 _SETID: Final = stat.S_ISUID | stat.S_ISGID
-_BIG_ENDIAN: Final = frozenset({"s390x", "ppc64", "ppc", "s390", "sparc64"})
 
 
 class EntrySink(Protocol):
@@ -247,7 +246,8 @@ class _Injector:
         self.add(header, data, "ociforge")
 
 
-def _find_rpmdb(base: BaseTree) -> tuple[str, bytes | None]:
+def find_rpmdb(base: BaseTree) -> tuple[str, bytes | None]:
+    """The directory of the image's rpmdb (symlinks resolved) and its ``rpmdb.sqlite``, if any."""
     for directory in DB_DIRECTORIES:
         real = base.resolve(directory)
         entry = base.entry(real)
@@ -327,8 +327,8 @@ def inject_rpms(
     injector = _Injector(base, sink, options)
     report = injector.report
     when = _install_time(options)
-    db_dir, db_bytes = _find_rpmdb(base)
-    order = "big" if architecture in _BIG_ENDIAN else "little"
+    db_dir, db_bytes = find_rpmdb(base)
+    order = db_byteorder(architecture)
     with Rpmdb(db_bytes, what=f"base image {db_dir}/rpmdb.sqlite", byteorder=order) as db:
         replaced = []
         owned_elsewhere: set[str] = set()

@@ -24,6 +24,7 @@ __all__ = [
     "INDEX_TAGS",
     "InstalledPackage",
     "Rpmdb",
+    "db_byteorder",
     "index_rows",
     "rich_components",
 ]
@@ -62,6 +63,12 @@ _SENSE_INSTALL_ONLY: Final = (1 << 9) | (1 << 10) | (1 << 24) | (1 << 26) | (1 <
 _SENSE_ERASE_ONLY: Final = (1 << 11) | (1 << 12) | (1 << 20) | (1 << 21)
 _RICH_OPS: Final = frozenset({"and", "or", "if", "unless", "else", "with", "without"})
 _SQLITE_MAGIC: Final = b"SQLite format 3\0"
+_BIG_ENDIAN: Final = frozenset({"s390x", "ppc64", "ppc", "s390", "sparc64"})
+
+
+def db_byteorder(architecture: str) -> str:
+    """The byte order of integer index keys in an ``architecture`` image's rpmdb (native)."""
+    return "big" if architecture in _BIG_ENDIAN else "little"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,347 @@
+"""Rebase a derived image and fix what its layers copied from the old base: rpmdb, accounts.
+
+Restacking (:func:`~ociforge.rebase.rebase_image`) carries the added layers byte for byte,
+which is right for what they add but wrong for a *whole-file copy* of a file the base owns:
+an ``append --rpm`` layer ships the old base's rpmdb plus its packages, and the old base's
+``/etc/passwd`` plus its users. On a new base those copies would undo every change the new
+base made to them. So the three trees are compared (the added layers alone, the old base, the
+new base; every layer read once, nothing unpacked to disk) and the result gets **one small
+fix-up layer on top**:
+
+- the rpmdb: the new base's database with the packages the derived image added or replaced
+  (their installed headers copied as they are, install-time tags included) in place of the new
+  base's packages of those names; those packages are first re-checked against the new base
+  (downgrade, Obsoletes, Conflicts);
+- account files: the entries the derived image added or changed, merged into the new base's
+  files; a uid/gid clash is an error;
+- whiteouts for files of the new base's version of a replaced package that the derived version
+  does not ship (what installing over the new base would remove), and the new base's own
+  copies of files the derived layers deleted only because the old base's package owned them.
+
+A fix-up layer rather than a rewrite of the added layer that holds the copy: the added layers
+stay byte-identical (a registry already holding them skips or mounts them, and their digests,
+history and signatures keep meaning what they meant), and rewriting a layer would mean
+decompressing and recompressing all of it for a file of a few megabytes. The price is the
+stale copy still stored, hidden, in the layer below.
+
+Any other file the added layers overwrite that the new base changed is reported as a warning
+(with ``strict``, an error): the derived version wins, which may or may not be what the user
+meant. Restored files keep the new base's owner and mode but not its extended attributes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from . import mediatypes as mt
+from .accountmerge import ACCOUNT_FILES, id_map, merge_account_file
+from .errors import PolicyError
+from .flatten import BaseTree, scan_image, scan_layers, wanted_paths
+from .image import Image
+from .layer import Layer
+from .mutate import HistoryEntry, append_layers
+from .ostree.tree import TreeEntry
+from .rebase import plan_rebase, rebase_image
+from .rpm.dbmerge import PackageDelta, merge_rpmdb, package_delta
+from .rpm.files import file_list
+from .rpm.inject import BASE_FILES, find_rpmdb
+from .rpm.recheck import recheck_packages
+from .rpm.rpmdb import InstalledPackage, Rpmdb, db_byteorder
+from .tar.build import LayerBuilder
+from .tar.header import REG, SYM, TarHeader
+
+__all__ = ["RebaseResult", "rebase_content"]
+
+#: Account files that belong together: a change to one may clash with an entry added to another.
+_FAMILIES = (
+    ("/etc/passwd", "/usr/lib/passwd", "/etc/shadow"),
+    ("/etc/group", "/usr/lib/group", "/etc/gshadow"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RebaseResult:
+    """The rebased image and what the rebase did beyond restacking."""
+
+    image: Image
+    packages: tuple[str, ...] = ()
+    fixed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class _Fixup:
+    """What goes into the fix-up layer, and what to tell the user."""
+
+    files: dict[str, tuple[TreeEntry, bytes]] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
+    packages: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _text(tree: BaseTree, path: str) -> str:
+    raw = tree.read(path)
+    return raw.decode("utf-8", "surrogateescape") if raw is not None else ""
+
+
+def _unchanged(path: str, old: BaseTree, new: BaseTree) -> bool:
+    a, b = old.entry(path), new.entry(path)
+    if a is None or b is None:
+        return a is b
+    if (a.kind, a.mode, a.uid, a.gid, a.linkname) != (b.kind, b.mode, b.uid, b.gid, b.linkname):
+        return False
+    return a.kind != "file" or (a.size == b.size and old.read(path) == new.read(path))
+
+
+def _entry_for(path: str, new: BaseTree, added: BaseTree) -> TreeEntry:
+    """Owner and mode for a rewritten file: the new base's, as installing there would keep."""
+    entry = new.entry(path)
+    if entry is None or entry.kind != "file":
+        entry = added.entries.get(path) or TreeEntry("file", mode=0o644)
+    return dataclasses.replace(entry, mtime=0)
+
+
+def _packages(data: bytes | None, what: str, architecture: str) -> list[InstalledPackage]:
+    if data is None:
+        return []
+    with Rpmdb(data, what=what, byteorder=db_byteorder(architecture)) as db:
+        return db.packages()
+
+
+def _paths(packages: Iterable[InstalledPackage]) -> set[str]:
+    return {f.path for p in packages for f in file_list(p.header)}
+
+
+def _plain_files(packages: Iterable[InstalledPackage]) -> Iterator[str]:
+    for package in packages:
+        for f in file_list(package.header):
+            if not f.is_dir and not f.is_ghost:
+                yield f.path
+
+
+class _Rebase:
+    """The comparison of the three trees, filling a :class:`_Fixup`."""
+
+    def __init__(
+        self, added: BaseTree, old: BaseTree, *, new_base: Image, allow_downgrade: bool
+    ) -> None:
+        self.added = added
+        self.old = old
+        self.arch = new_base.config.architecture
+        self.allow_downgrade = allow_downgrade
+        self.fixup = _Fixup()
+        self.db_path = ""
+        self.delta = PackageDelta((), ())
+        self.old_dir, self.old_db = find_rpmdb(old)
+        self.old_packages: list[InstalledPackage] = []
+        self.new_packages: list[InstalledPackage] = []
+        derived_path = f"{self.old_dir}/rpmdb.sqlite"
+        if derived_path in added.entries:
+            self.db_path = derived_path
+            self.old_packages = _packages(self.old_db, f"old base {derived_path}", self.arch)
+            derived = _packages(added.read(derived_path), f"derived {derived_path}", self.arch)
+            self.delta = package_delta(self.old_packages, derived)
+
+    def touches_base(self, candidates: Iterable[str]) -> bool:
+        """Whether the added layers write the rpmdb, account files or a file the old base has."""
+        if self.db_path or any(path in self.added.entries for path in ACCOUNT_FILES):
+            return True
+        return any((e := self.old.entry(p)) is not None and e.kind != "dir" for p in candidates)
+
+    def restorable(self) -> list[str]:
+        """Files of old-base packages the derived image dropped: the new base may still own some."""
+        return list(_plain_files(self.delta.removed))
+
+    def run(self, new: BaseTree, layers: Sequence[Layer]) -> _Fixup:
+        """Compare against the new base; ``layers`` are the added layers (read once more)."""
+        gone = self._rpmdb(new)
+        self._accounts(new)
+        self._stale(new)
+        if gone or self.delta.removed:
+            visible = BaseTree(dict(new.entries), {})
+            for layer in layers:
+                visible.overlay(layer, heads=False)
+            self._whiteouts(new, gone, visible)
+            self._restores(new, gone, visible)
+        return self.fixup
+
+    def _rpmdb(self, new: BaseTree) -> list[InstalledPackage]:
+        """Re-check the added packages and merge the rpmdb; the new base's packages removed."""
+        if not self.db_path:
+            return []
+        new_dir, new_db = find_rpmdb(new)
+        path = f"{new_dir}/rpmdb.sqlite"
+        self.new_packages = _packages(new_db, f"new base {path}", self.arch)
+        recheck_packages(
+            self.delta.added,
+            self.new_packages,
+            old_base={p.header.immutable for p in self.old_packages},
+            allow_downgrade=self.allow_downgrade,
+        )
+        self.fixup.packages = [p.nevra for p in self.delta.added]
+        if new_db == self.old_db and new_dir == self.old_dir:
+            return []  # the derived copy is already the new base's database plus its packages
+        with Rpmdb(new_db, what=f"new base {path}", byteorder=db_byteorder(self.arch)) as db:
+            gone = merge_rpmdb(db, self.delta)
+            data = db.finish()
+        self.fixup.files[path] = (_entry_for(path, new, self.added), data)
+        self.fixup.notes.extend(f"{p.nevra} of the new base replaced" for p in gone)
+        return gone
+
+    def _accounts(self, new: BaseTree) -> None:
+        """Merge the account files the derived layers carry whose family the new base changed."""
+        for family in _FAMILIES:
+            if not any(p in self.added.entries for p in family):
+                continue
+            if all(_unchanged(p, self.old, new) for p in family):
+                continue
+            ids = id_map([_text(new, p) for p in family[:2]])
+            for path in family:
+                if path not in self.added.entries:
+                    continue
+                derived = _text(self.added, path)
+                merged = merge_account_file(
+                    ACCOUNT_FILES[path],
+                    old=_text(self.old, path),
+                    derived=derived,
+                    new=_text(new, path),
+                    ids=ids,
+                    path=path,
+                )
+                if merged != derived:
+                    data = merged.encode("utf-8", "surrogateescape")
+                    self.fixup.files[path] = (_entry_for(path, new, self.added), data)
+
+    def _stale(self, new: BaseTree) -> None:
+        """Warn about other whole-file copies of base files the new base changed."""
+        handled = {self.db_path, *ACCOUNT_FILES}
+        for path, entry in sorted(self.added.entries.items()):
+            if entry.kind == "dir" or path in handled:
+                continue
+            before = self.old.entry(path)
+            if before is None or before.kind == "dir" or _unchanged(path, self.old, new):
+                continue
+            self.fixup.warnings.append(
+                f"{path}: the derived layers overwrite this file of the old base, which the new"
+                " base changed; the derived version is kept"
+            )
+
+    def _owned(self, gone: Sequence[InstalledPackage]) -> set[str]:
+        kept = [p for p in self.new_packages if p not in gone]
+        return _paths(kept) | _paths(self.delta.added)
+
+    def _whiteouts(
+        self, new: BaseTree, gone: Sequence[InstalledPackage], visible: BaseTree
+    ) -> None:
+        """Remove files of replaced new-base packages that no remaining package ships."""
+        owned = self._owned(gone)
+        for path in sorted(set(_plain_files(gone))):
+            if path in owned or path in self.added.entries or visible.entry(path) is None:
+                continue
+            self.fixup.removed.append(path)
+
+    def _restores(self, new: BaseTree, gone: Sequence[InstalledPackage], visible: BaseTree) -> None:
+        """Bring back new-base files the derived layers deleted for an old-base package only."""
+        owned = self._owned(gone)
+        for path in sorted(set(_plain_files(self.delta.removed))):
+            entry = new.entry(path)
+            if path not in owned or path in self.added.entries or visible.entry(path) is not None:
+                continue
+            if entry is None or entry.kind == "dir":
+                continue
+            data = new.read(path) if entry.kind == "file" else b""
+            if entry.kind not in ("file", "symlink") or data is None:
+                self.fixup.warnings.append(f"{path}: deleted by the derived layers, not restored")
+                continue
+            self.fixup.files[path] = (entry, data)
+            self.fixup.notes.append(f"{path}: restored (a package of the new base owns it)")
+
+
+def _fixup_layer(fixup: _Fixup, *, compression: mt.Compression, docker: bool) -> Layer:
+    """The fix-up layer: rewritten and restored files, then whiteouts; no parent entries."""
+    builder = LayerBuilder(compression=compression, docker=docker, parents=False)
+    try:
+        for path, (entry, data) in sorted(fixup.files.items()):
+            name = path.lstrip("/")
+            if entry.kind == "symlink":
+                header = TarHeader(name, SYM, mode=0o777, linkname=entry.linkname)
+            else:
+                header = TarHeader(name, REG, mode=entry.mode & 0o7777, size=len(data))
+            # Restored files keep the new base's mtime, so `rpm -V` agrees; rewritten ones have 0.
+            header = header.evolve(uid=entry.uid, gid=entry.gid, mtime=entry.mtime)
+            builder.add_entry(header, data if header.is_file else None, clamp_mtime=False)
+        for path in fixup.removed:
+            builder.add_whiteout(path)
+        return builder.build()
+    except BaseException:
+        builder.close()
+        raise
+
+
+def rebase_content(
+    derived: Image,
+    *,
+    old_base: Image,
+    new_base: Image,
+    strict: bool = False,
+    allow_downgrade: bool = False,
+    compression: mt.Compression = "gzip",
+    created_by: str = "",
+    verify: bool = True,
+) -> RebaseResult:
+    """``derived`` moved from ``old_base`` onto ``new_base``, as if derived from it directly.
+
+    The added layers are restacked as :func:`~ociforge.rebase.rebase_image` does; when they
+    carry copies of base files the new base changed (rpmdb, account files), one fix-up layer
+    on top holds the merged versions (see the module docs). Raises
+    :class:`~ociforge.errors.PolicyError` before anything is built when ``old_base`` is not a
+    prefix of ``derived``, an added package would downgrade a package the new base updated
+    (unless ``allow_downgrade``), is obsoleted by or conflicts with a new-base package, or an
+    added account clashes; with ``strict``, also for any other stale overwrite (otherwise a
+    warning). ``verify=False`` skips hashing the new base's and the added layers while
+    reading them, for callers whose sink verifies every blob it copies (the old base, which
+    is not part of the result, is always verified).
+    """
+    plan = plan_rebase(derived, old_base=old_base)
+    restacked = rebase_image(derived, old_base=old_base, new_base=new_base)
+    with contextlib.ExitStack() as stack:
+        added = scan_layers(plan.added, wanted=wanted_paths(BASE_FILES), verify=verify)
+        stack.callback(added.close)
+        candidates = [p for p, e in added.entries.items() if e.kind != "dir"]
+        if not candidates:
+            return RebaseResult(restacked)
+        old = scan_image(old_base, wanted=wanted_paths([*BASE_FILES, *candidates]))
+        stack.callback(old.close)
+        job = _Rebase(added, old, new_base=new_base, allow_downgrade=allow_downgrade)
+        if not job.touches_base(candidates):
+            return RebaseResult(restacked)
+        wanted = wanted_paths([*BASE_FILES, *candidates, *job.restorable()])
+        new = scan_image(new_base, wanted=wanted, verify=verify)
+        stack.callback(new.close)
+        fixup = job.run(new, plan.added)
+    if strict and fixup.warnings:
+        raise PolicyError(f"--strict: {fixup.warnings[0]}")
+    image = restacked
+    if fixup.files or fixup.removed:
+        layer = _fixup_layer(
+            fixup, compression=compression, docker=mt.is_docker(new_base.media_type)
+        )
+        what = ", ".join(sorted(fixup.files))
+        if fixup.removed:
+            what += f"{', ' if what else ''}{len(fixup.removed)} files removed"
+        entry = HistoryEntry(created_by=created_by or f"ociforge rebase: {what}")
+        image = append_layers(restacked, [layer], history=[entry])
+    return RebaseResult(
+        image,
+        packages=tuple(fixup.packages),
+        fixed=tuple(sorted(fixup.files)),
+        removed=tuple(fixup.removed),
+        warnings=tuple(fixup.warnings),
+        notes=tuple(fixup.notes),
+    )
