@@ -160,21 +160,24 @@ class _Rebase:
 
     def run(self, new: BaseTree, layers: Sequence[Layer]) -> _Fixup:
         """Compare against the new base; ``layers`` are the added layers (read once more)."""
-        gone = self._rpmdb(new)
+        self._rpmdb(new)
         self._accounts(new)
         self._stale(new)
+        gone = [p for p in self.new_packages if p.name in self.delta.names]
         if gone or self.delta.removed:
+            kept = [p for p in self.new_packages if p.name not in self.delta.names]
+            owned = _paths(kept) | _paths(self.delta.added)
             visible = BaseTree(dict(new.entries), {})
             for layer in layers:
                 visible.overlay(layer, heads=False)
-            self._whiteouts(new, gone, visible)
-            self._restores(new, gone, visible)
+            self._whiteouts(gone, owned, visible)
+            self._restores(new, owned, visible)
         return self.fixup
 
-    def _rpmdb(self, new: BaseTree) -> list[InstalledPackage]:
-        """Re-check the added packages and merge the rpmdb; the new base's packages removed."""
+    def _rpmdb(self, new: BaseTree) -> None:
+        """Re-check the added packages and merge the rpmdb when the new base's differs."""
         if not self.db_path:
-            return []
+            return
         new_dir, new_db = find_rpmdb(new)
         path = f"{new_dir}/rpmdb.sqlite"
         self.new_packages = _packages(new_db, f"new base {path}", self.arch)
@@ -186,13 +189,12 @@ class _Rebase:
         )
         self.fixup.packages = [p.nevra for p in self.delta.added]
         if new_db == self.old_db and new_dir == self.old_dir:
-            return []  # the derived copy is already the new base's database plus its packages
+            return  # the derived copy is already the new base's database plus its packages
         with Rpmdb(new_db, what=f"new base {path}", byteorder=db_byteorder(self.arch)) as db:
             gone = merge_rpmdb(db, self.delta)
             data = db.finish()
         self.fixup.files[path] = (_entry_for(path, new, self.added), data)
         self.fixup.notes.extend(f"{p.nevra} of the new base replaced" for p in gone)
-        return gone
 
     def _accounts(self, new: BaseTree) -> None:
         """Merge the account files the derived layers carry whose family the new base changed."""
@@ -232,23 +234,17 @@ class _Rebase:
                 " base changed; the derived version is kept"
             )
 
-    def _owned(self, gone: Sequence[InstalledPackage]) -> set[str]:
-        kept = [p for p in self.new_packages if p not in gone]
-        return _paths(kept) | _paths(self.delta.added)
-
     def _whiteouts(
-        self, new: BaseTree, gone: Sequence[InstalledPackage], visible: BaseTree
+        self, gone: Sequence[InstalledPackage], owned: set[str], visible: BaseTree
     ) -> None:
         """Remove files of replaced new-base packages that no remaining package ships."""
-        owned = self._owned(gone)
         for path in sorted(set(_plain_files(gone))):
             if path in owned or path in self.added.entries or visible.entry(path) is None:
                 continue
             self.fixup.removed.append(path)
 
-    def _restores(self, new: BaseTree, gone: Sequence[InstalledPackage], visible: BaseTree) -> None:
+    def _restores(self, new: BaseTree, owned: set[str], visible: BaseTree) -> None:
         """Bring back new-base files the derived layers deleted for an old-base package only."""
-        owned = self._owned(gone)
         for path in sorted(set(_plain_files(self.delta.removed))):
             entry = new.entry(path)
             if path not in owned or path in self.added.entries or visible.entry(path) is not None:

@@ -58,12 +58,10 @@ def recheck_packages(
     of the added names are replaced and not checked further.
     """
     names = {package.name for package in added}
-    for package in added:
+    for package in [] if allow_downgrade else added:
         evr = package_evr(package.header)
         for installed in new_base:
-            if installed.name != package.name or allow_downgrade:
-                continue
-            if installed.header.immutable in old_base:
+            if installed.name != package.name or installed.header.immutable in old_base:
                 continue
             if package_evr(installed.header).compare(evr) > 0:
                 raise PolicyError(

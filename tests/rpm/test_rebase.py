@@ -8,7 +8,10 @@ directly. skopeo and umoci unpack both (independent readers); rpm queries and ve
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -16,11 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from ociforge.errors import PolicyError
 from ociforge.rpm.dbmerge import merge_rpmdb, package_delta
+from ociforge.rpm.recheck import recheck_packages
 from ociforge.rpm.rpmdb import InstalledPackage, Rpmdb
 from ociforge.transports import open_image
 from tests.support import rpmroot, rpms, trees
 from tests.support.cli import Result, assert_clean_error, ociforge
+from tests.support.registry import Registry
 from tests.support.tools import need, run, skopeo
 
 
@@ -368,3 +374,100 @@ def test_rpmdb_merge_carries_installed_headers_and_erasures(
     assert rpm_out(merged, "-qi", "tiny") == rpm_out(derived, "-qi", "tiny")
     assert rpm_out(merged, "-q", "--whatprovides", "user(tinyd)") == "tiny-1.0-1.x86_64\n"
     assert rpm_out(merged, "--rebuilddb") == ""  # rpm reads every header and index back
+
+
+def test_rebase_between_registries_gives_the_local_result(
+    tmp_path: Path, bases: Bases, registry: Registry
+) -> None:
+    derived, local = tmp_path / "derived.ociarchive", tmp_path / "local.ociarchive"
+    append(bases.old, derived, "--rpm", str(bases.tiny), "--add", f"{bases.tool}:/usr/bin/tool")
+    refs = {}
+    for name, archive in (("old", bases.old), ("new", bases.new), ("derived", derived)):
+        refs[name] = registry.ref(f"os/{name}:v1")
+        skopeo("copy", "--dest-tls-verify=false", f"oci-archive:{archive}", refs[name])
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
+    remote = ociforge(
+        "rebase",
+        refs["derived"],
+        "--old-base",
+        refs["old"],
+        "--new-base",
+        refs["new"],
+        registry.ref("os/derived:next"),
+        "--tls-verify=false",
+        "--json",
+        env=env,
+    )
+    assert remote.code == 0, remote.err
+    result = ociforge(
+        "rebase",
+        f"oci-archive:{derived}",
+        "--old-base",
+        f"oci-archive:{bases.old}",
+        "--new-base",
+        f"oci-archive:{bases.new}",
+        f"oci-archive:{local}",
+        env=env,
+    )
+    assert result.code == 0, result.err
+    digest = json.loads(remote.out)["digest"]
+    assert digest == result.out.strip()  # the same image whichever transport it came from
+    inspected = skopeo("inspect", "--tls-verify=false", registry.ref("os/derived:next")).stdout
+    assert json.loads(inspected)["Digest"] == digest
+    assert "/usr/share/rpm/rpmdb.sqlite" in json.loads(remote.out)["fixed"]
+
+
+def test_rebase_onto_a_base_with_the_same_packages(tmp_path: Path, bases: Bases) -> None:
+    """Only the accounts changed: the derived rpmdb and its whiteouts are right as they are."""
+    root = tmp_path / "same"
+    shutil.copytree(bases.old.parent / "old", root, symlinks=True)
+    with (root / "etc/passwd").open("a") as fh:
+        fh.write("newsvc:x:500:500::/:/sbin/nologin\n")
+    same = tmp_path / "same.ociarchive"
+    rpmroot.write_base_archive(root, same)
+    inputs = ["--rpm", str(bases.tiny), "--rpm", str(bases.hotfix)]
+    derived, direct, rebased = (tmp_path / f"{n}.ociarchive" for n in ("derived", "direct", "rb"))
+    append(bases.old, derived, *inputs)
+    append(same, direct, *inputs)
+    result = rebase(derived, bases.old, same, rebased, "--json")
+    assert result.code == 0, result.err
+    doc = json.loads(result.out)
+    assert (doc["fixed"], doc["removed"]) == (["/etc/passwd"], [])
+    ours, theirs = unpack(rebased, tmp_path), unpack(direct, tmp_path)
+    assert_same_trees(ours, theirs)
+    assert rpm_out(ours, "-qa") == rpm_out(theirs, "-qa")
+    assert rpm_out(ours, "-V", "--nodeps", "hotfix") == ""
+
+
+def installed(tmp: Path, name: str, *packages: Path) -> list[InstalledPackage]:
+    """The packages rpm records when it installs ``packages`` into a fresh root."""
+    root = rpmroot.make_root(tmp / name)
+    rpmroot.rpm_install(root, *packages, justdb=True)
+    rpmroot.checkpoint(root)
+    with Rpmdb((root / RPMDB).read_bytes()) as db:
+        return db.packages()
+
+
+def test_recheck_path_conflicts_and_deliberate_downgrades(
+    tmp_path: Path, built: dict[str, Path], rpm_dir: Path
+) -> None:
+    clasher = rpms.build(_simple("clasher", preamble="Conflicts: /usr/share/baselib/data"), rpm_dir)
+    hotfix3 = rpms.build(_hotfix("3.0", "only3"), rpm_dir)
+    rebuilt = rpms.build(dataclasses.replace(_hotfix("3.0", "only3"), release="2"), tmp_path)
+    new = installed(tmp_path, "new", built["baselib-2"], hotfix3)
+    added = installed(tmp_path, "added", clasher)
+    with pytest.raises(
+        PolicyError, match=re.escape("clasher-1.0-1.x86_64 conflicts with baselib-2.0-1")
+    ):
+        recheck_packages(added, new)
+    rpm_says = rpm_out(tmp_path / "new", "-U", "--test", str(clasher))
+    assert "/usr/share/baselib/data conflicts with clasher-1.0-1.x86_64" in rpm_says
+    # The derived image held hotfix back at 2.0 on an old base that had 3.0: still its choice
+    # when the new base has that same 3.0 package, not when the new base updated it.
+    derived = installed(tmp_path, "derived", built["hotfix-derived"])
+    old = {p.header.immutable for p in new}
+    recheck_packages(derived, new, old_base=old)
+    other = installed(tmp_path, "other", rebuilt)
+    with pytest.raises(PolicyError, match=re.escape("would downgrade hotfix-3.0-2.x86_64")):
+        recheck_packages(derived, other, old_base=old)
+    recheck_packages(derived, other, old_base=old, allow_downgrade=True)
