@@ -5,8 +5,8 @@ which is right for what they add but wrong for a *whole-file copy* of a file the
 an ``append --rpm`` layer ships the old base's rpmdb plus its packages, and the old base's
 ``/etc/passwd`` plus its users. On a new base those copies would undo every change the new
 base made to them. So the three trees are compared (the added layers alone, the old base, the
-new base; every layer read once, nothing unpacked to disk) and the result gets **one small
-fix-up layer on top**:
+new base; layers read as streams, only the files compared kept, nothing unpacked to disk) and
+the result gets **one small fix-up layer on top**:
 
 - the rpmdb: the new base's database with the packages the derived image added or replaced
   (their installed headers copied as they are, install-time tags included) in place of the new
@@ -26,7 +26,8 @@ stale copy still stored, hidden, in the layer below.
 
 Any other file the added layers overwrite that the new base changed is reported as a warning
 (with ``strict``, an error): the derived version wins, which may or may not be what the user
-meant. Restored files keep the new base's owner and mode but not its extended attributes.
+meant; so is an added directory where the new base now has a symlink. Restored files keep the
+new base's owner, mode and mtime but not its extended attributes.
 """
 
 from __future__ import annotations
@@ -139,20 +140,15 @@ class _Rebase:
         self.db_path = ""
         self.delta = PackageDelta((), ())
         self.old_dir, self.old_db = find_rpmdb(old)
-        self.old_packages: list[InstalledPackage] = []
+        self.old_identities: set[bytes] = set()
         self.new_packages: list[InstalledPackage] = []
         derived_path = f"{self.old_dir}/rpmdb.sqlite"
         if derived_path in added.entries:
             self.db_path = derived_path
-            self.old_packages = _packages(self.old_db, f"old base {derived_path}", self.arch)
+            old_packages = _packages(self.old_db, f"old base {derived_path}", self.arch)
             derived = _packages(added.read(derived_path), f"derived {derived_path}", self.arch)
-            self.delta = package_delta(self.old_packages, derived)
-
-    def touches_base(self, candidates: Iterable[str]) -> bool:
-        """Whether the added layers write the rpmdb, account files or a file the old base has."""
-        if self.db_path or any(path in self.added.entries for path in ACCOUNT_FILES):
-            return True
-        return any((e := self.old.entry(p)) is not None and e.kind != "dir" for p in candidates)
+            self.delta = package_delta(old_packages, derived)
+            self.old_identities = {p.identity for p in old_packages}
 
     def restorable(self) -> list[str]:
         """Files of old-base packages the derived image dropped: the new base may still own some."""
@@ -184,7 +180,7 @@ class _Rebase:
         recheck_packages(
             self.delta.added,
             self.new_packages,
-            old_base={p.header.immutable for p in self.old_packages},
+            old_base=self.old_identities,
             allow_downgrade=self.allow_downgrade,
         )
         self.fixup.packages = [p.nevra for p in self.delta.added]
@@ -221,18 +217,23 @@ class _Rebase:
                     self.fixup.files[path] = (_entry_for(path, new, self.added), data)
 
     def _stale(self, new: BaseTree) -> None:
-        """Warn about other whole-file copies of base files the new base changed."""
+        """Warn about other copies of base files the new base changed, and hidden symlinks."""
         handled = {self.db_path, *ACCOUNT_FILES}
         for path, entry in sorted(self.added.entries.items()):
-            if entry.kind == "dir" or path in handled:
+            before, after = self.old.entry(path), new.entry(path)
+            if before is None or path in handled:
                 continue
-            before = self.old.entry(path)
-            if before is None or before.kind == "dir" or _unchanged(path, self.old, new):
-                continue
-            self.fixup.warnings.append(
-                f"{path}: the derived layers overwrite this file of the old base, which the new"
-                " base changed; the derived version is kept"
-            )
+            if entry.kind == "dir":
+                if before.kind == "dir" and after is not None and after.kind == "symlink":
+                    self.fixup.warnings.append(
+                        f"{path}: the derived layers make this a directory; the new base has a"
+                        f" symlink to {after.linkname} here, which they hide"
+                    )
+            elif before.kind != "dir" and not _unchanged(path, self.old, new):
+                self.fixup.warnings.append(
+                    f"{path}: the derived layers overwrite this file of the old base, which the"
+                    " new base changed; the derived version is kept"
+                )
 
     def _whiteouts(
         self, gone: Sequence[InstalledPackage], owned: set[str], visible: BaseTree
@@ -309,14 +310,12 @@ def rebase_content(
     with contextlib.ExitStack() as stack:
         added = scan_layers(plan.added, wanted=wanted_paths(BASE_FILES), verify=verify)
         stack.callback(added.close)
-        candidates = [p for p, e in added.entries.items() if e.kind != "dir"]
-        if not candidates:
+        if not added.entries:
             return RebaseResult(restacked)
+        candidates = [p for p, e in added.entries.items() if e.kind != "dir"]
         old = scan_image(old_base, wanted=wanted_paths([*BASE_FILES, *candidates]))
         stack.callback(old.close)
         job = _Rebase(added, old, new_base=new_base, allow_downgrade=allow_downgrade)
-        if not job.touches_base(candidates):
-            return RebaseResult(restacked)
         wanted = wanted_paths([*BASE_FILES, *candidates, *job.restorable()])
         new = scan_image(new_base, wanted=wanted, verify=verify)
         stack.callback(new.close)
@@ -328,9 +327,10 @@ def rebase_content(
         layer = _fixup_layer(
             fixup, compression=compression, docker=mt.is_docker(new_base.media_type)
         )
-        what = ", ".join(sorted(fixup.files))
+        paths = sorted(fixup.files)
+        what = ", ".join(paths[:5] + ([f"{len(paths) - 5} more"] if len(paths) > 5 else []))
         if fixup.removed:
-            what += f"{', ' if what else ''}{len(fixup.removed)} files removed"
+            what += f"{', ' if what else ''}{len(fixup.removed)} removed"
         entry = HistoryEntry(created_by=created_by or f"ociforge rebase: {what}")
         image = append_layers(restacked, [layer], history=[entry])
     return RebaseResult(

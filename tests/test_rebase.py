@@ -133,3 +133,28 @@ def test_rebase_content_warns_about_a_stale_overwrite(tmp_path: Path) -> None:
     assert len(result.image.layers) == 3  # warned, not fixed
     with pytest.raises(PolicyError, match="--strict: /usr/lib/os-release"):
         rebase_content(args[0], old_base=args[1], new_base=args[2], strict=True)
+
+
+def test_rebase_content_warns_when_a_directory_hides_a_new_symlink(tmp_path: Path) -> None:
+    old, new = base("42", "old"), base("43", "new")
+    moved = images.layer(
+        [
+            images.directory("usr"),
+            images.directory("usr/lib"),
+            images.directory("usr/lib/sysimage"),
+            images.directory("usr/lib/sysimage/rpm"),
+            images.directory("usr/share"),
+            images.symlink("usr/share/rpm", "../lib/sysimage/rpm"),
+        ]
+    )
+    new = images.image([*new.layers, moved], labels=json.loads(new.config)["config"]["Labels"])
+    old_tree = images.layer([images.directory("usr/share/rpm")])
+    old = images.image([*old.layers, old_tree], labels=json.loads(old.config)["config"]["Labels"])
+    added = images.layer([images.directory("usr/share/rpm"), images.file("usr/share/rpm/x", "x")])
+    derived = images.image([*old.layers, added])
+    args = [load(tmp_path, b, n) for b, n in ((derived, "d"), (old, "o"), (new, "n"))]
+    result = rebase_content(args[0], old_base=args[1], new_base=args[2])
+    assert result.warnings == (
+        "/usr/share/rpm: the derived layers make this a directory; the new base has a symlink"
+        " to ../lib/sysimage/rpm here, which they hide",
+    )

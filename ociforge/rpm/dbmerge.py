@@ -35,11 +35,11 @@ def package_delta(
     old: Sequence[InstalledPackage], derived: Sequence[InstalledPackage]
 ) -> PackageDelta:
     """The packages ``derived`` has that ``old`` lacks, and those it dropped (by header)."""
-    before = {p.header.immutable for p in old}
-    after = {p.header.immutable for p in derived}
+    before = {p.identity for p in old}
+    after = {p.identity for p in derived}
     return PackageDelta(
-        tuple(p for p in derived if p.header.immutable not in before),
-        tuple(p for p in old if p.header.immutable not in after),
+        tuple(p for p in derived if p.identity not in before),
+        tuple(p for p in old if p.identity not in after),
     )
 
 

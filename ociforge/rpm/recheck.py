@@ -53,15 +53,16 @@ def recheck_packages(
     """Raise :class:`PolicyError` naming both packages when ``added`` cannot go onto ``new_base``.
 
     A new-base package of the same name at a newer EVR is a downgrade, unless
-    ``allow_downgrade`` or the old base had exactly that package (its immutable header is in
-    ``old_base``): then the derived image chose that version deliberately. New-base packages
+    ``allow_downgrade`` or the old base had exactly that package (its
+    :attr:`~ociforge.rpm.rpmdb.InstalledPackage.identity` is in ``old_base``): then the derived
+    image chose that version deliberately. New-base packages
     of the added names are replaced and not checked further.
     """
     names = {package.name for package in added}
     for package in [] if allow_downgrade else added:
         evr = package_evr(package.header)
         for installed in new_base:
-            if installed.name != package.name or installed.header.immutable in old_base:
+            if installed.name != package.name or installed.identity in old_base:
                 continue
             if package_evr(installed.header).compare(evr) > 0:
                 raise PolicyError(

@@ -7,6 +7,7 @@ result is one self-contained file with no ``-wal``/``-shm`` companions.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -82,6 +83,11 @@ class InstalledPackage:
     def name(self) -> str:
         """NAME."""
         return self.header.string(Tag.NAME) or ""
+
+    @property
+    def identity(self) -> bytes:
+        """SHA-256 of the immutable header region: the same build of the same package."""
+        return hashlib.sha256(self.header.immutable).digest()
 
     @property
     def nevra(self) -> str:

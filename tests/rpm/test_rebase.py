@@ -465,7 +465,7 @@ def test_recheck_path_conflicts_and_deliberate_downgrades(
     # The derived image held hotfix back at 2.0 on an old base that had 3.0: still its choice
     # when the new base has that same 3.0 package, not when the new base updated it.
     derived = installed(tmp_path, "derived", built["hotfix-derived"])
-    old = {p.header.immutable for p in new}
+    old = {p.identity for p in new}
     recheck_packages(derived, new, old_base=old)
     other = installed(tmp_path, "other", rebuilt)
     with pytest.raises(PolicyError, match=re.escape("would downgrade hotfix-3.0-2.x86_64")):
