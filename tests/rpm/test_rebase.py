@@ -27,7 +27,7 @@ from ociforge.transports import open_image
 from tests.support import rpmroot, rpms, trees
 from tests.support.cli import Result, assert_clean_error, ociforge
 from tests.support.registry import Registry
-from tests.support.tools import need, run, skopeo
+from tests.support.tools import need, ostree_import, run, skopeo
 
 
 def _hotfix(version: str, *names: str) -> rpms.Spec:
@@ -219,6 +219,11 @@ def test_rebase_with_rpms_matches_deriving_from_the_new_base(tmp_path: Path, bas
     ]  # the added layer is carried byte for byte; one fix-up layer on top
     assert image.labels["org.opencontainers.image.version"] == "42"
     assert image.labels["ostree.commit"] == new.labels["ostree.commit"]
+    with image.layers[-1].open_compressed() as fh:
+        repo = ostree_import(fh.read(), tmp_path / "ostree")  # ostree takes the fix-up layer
+    listing = run(["ostree", f"--repo={repo}", "ls", "-R", "layer"]).stdout
+    for path in ("/usr/share/rpm/rpmdb.sqlite", "/etc/passwd", "/usr/share/hotfix/.wh.only15"):
+        assert path in listing, path
 
     ours, theirs = unpack(rebased, tmp_path), unpack(direct, tmp_path)
     assert_same_trees(ours, theirs)
@@ -311,8 +316,10 @@ def test_refusals_name_both_packages(
     assert rpm_says in rpm_out(root, "-U", "--test", "--justdb", str(bases.tiny), str(bases.hotfix))
     derived, out = tmp_path / "derived.ociarchive", tmp_path / "out.ociarchive"
     append(bases.old, derived, "--rpm", str(bases.tiny), "--rpm", str(bases.hotfix))
+    inputs = [p.read_bytes() for p in (derived, bases.old, new)]
     assert_clean_error(rebase(derived, bases.old, new, out), message)
     assert not out.exists()
+    assert [p.read_bytes() for p in (derived, bases.old, new)] == inputs
     if variant == "downgrade":
         result = rebase(derived, bases.old, new, out, "--allow-downgrade", "--json")
         assert result.code == 0, result.err
