@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from ..rebase_fixup import rebase_content
-from ..transports import open_image
+from ..registry.reference import RegistryReference
+from ..transports import open_image, parse_reference
 from ._registry import add_platform_flag, add_registry_flags, registry_options
 from ._save import add_layer_options, save_and_report
 
@@ -28,8 +29,9 @@ def run(args: argparse.Namespace) -> int:
         allow_downgrade=args.allow_downgrade,
         compression=args.compression,
         created_by=args.created_by,
-        # The sink below verifies every blob of the new base and the added layers it copies.
-        verify=False,
+        # A local sink verifies every blob it copies before it commits anything (unless told
+        # not to); a registry skips the blobs it already has, so then they are checked here.
+        verify=args.no_verify or isinstance(parse_reference(args.destination), RegistryReference),
     )
     if not (args.quiet or args.json):
         for note in result.notes:

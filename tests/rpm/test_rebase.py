@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -478,3 +479,20 @@ def test_recheck_path_conflicts_and_deliberate_downgrades(
     with pytest.raises(PolicyError, match=re.escape("would downgrade hotfix-3.0-2.x86_64")):
         recheck_packages(derived, other, old_base=old)
     recheck_packages(derived, other, old_base=old, allow_downgrade=True)
+
+
+@pytest.mark.parametrize("flags", [(), ("--no-verify",)])
+def test_a_corrupt_new_base_layer_is_refused(
+    tmp_path: Path, bases: Bases, flags: tuple[str, ...]
+) -> None:
+    derived, out = tmp_path / "derived.ociarchive", tmp_path / "out.ociarchive"
+    append(bases.old, derived, "--rpm", str(bases.tiny))
+    bad = tmp_path / "bad.ociarchive"
+    data = bytearray(bases.new.read_bytes())
+    with tarfile.open(bases.new) as archive:
+        blob = max(archive.getmembers(), key=lambda m: m.size)
+    data[blob.offset_data + blob.size // 2] ^= 0xFF  # inside the layer's compressed bytes
+    bad.write_bytes(bytes(data))
+    result = rebase(derived, bases.old, bad, out, *flags)
+    assert_clean_error(result)
+    assert not out.exists()
