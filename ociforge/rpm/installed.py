@@ -18,7 +18,13 @@ from .header import Header, encode_entries, parse_header
 from .package import RpmPackage
 from .tags import FileState, SigTag, Tag, TagType
 
-__all__ = ["MERGED_SIGNATURE_TAGS", "InstallInfo", "installed_header", "transaction_color"]
+__all__ = [
+    "MERGED_SIGNATURE_TAGS",
+    "InstallInfo",
+    "installed_header",
+    "rpm_architecture",
+    "transaction_color",
+]
 
 #: Signature tag → the main-header tag it becomes on install.
 MERGED_SIGNATURE_TAGS: Final = {
@@ -45,9 +51,18 @@ MERGED_SIGNATURE_TAGS: Final = {
 _MULTILIB: Final = frozenset({"x86_64", "ppc64", "ppc64le", "s390x", "sparc64", "aarch64"})
 
 
+#: OCI ``architecture`` values (GOARCH) whose RPM name differs.
+_RPM_ARCH: Final = {"amd64": "x86_64", "arm64": "aarch64", "386": "i686", "arm": "armv7hl"}
+
+
+def rpm_architecture(arch: str) -> str:
+    """The RPM name of an architecture given in either vocabulary (``amd64`` → ``x86_64``)."""
+    return _RPM_ARCH.get(arch, arch)
+
+
 def transaction_color(arch: str) -> int:
-    """The transaction color rpm uses on an ``arch`` host."""
-    return 3 if arch in _MULTILIB else 0
+    """The transaction color rpm uses on an ``arch`` host (OCI or RPM architecture name)."""
+    return 3 if rpm_architecture(arch) in _MULTILIB else 0
 
 
 @dataclass(frozen=True, slots=True)

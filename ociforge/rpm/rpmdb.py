@@ -68,7 +68,10 @@ _BIG_ENDIAN: Final = frozenset({"s390x", "ppc64", "ppc", "s390", "sparc64"})
 
 
 def db_byteorder(architecture: str) -> str:
-    """The byte order of integer index keys in an ``architecture`` image's rpmdb (native)."""
+    """The byte order of integer index keys in an ``architecture`` image's rpmdb (native).
+
+    OCI names are accepted too; the big-endian ones (``s390x``, ``ppc64``) are the same in both.
+    """
     return "big" if architecture in _BIG_ENDIAN else "little"
 
 

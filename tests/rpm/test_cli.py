@@ -290,3 +290,35 @@ def test_append_add_only_and_lint_json(tmp_path: Path, base_archive: Path) -> No
     lint = ociforge("lint", "--json", f"oci-archive:{out}")
     assert lint.code == 0, lint.err
     assert json.loads(lint.out) == []
+
+
+def test_installcolor_follows_the_image_architecture(
+    tmp_path: Path, base_archive: Path, tiny_rpms: dict[str, Path]
+) -> None:
+    """An amd64 image gets what rpm records on x86_64 (the OCI name is mapped to rpm's)."""
+    need("rpm")
+    out = tmp_path / "out.ociarchive"
+    assert (
+        ociforge(
+            "append",
+            f"oci-archive:{base_archive}",
+            f"oci-archive:{out}",
+            "--rpm",
+            str(tiny_rpms["zstd"]),
+        ).code
+        == 0
+    )
+    assert open_image(f"oci-archive:{out}").config.architecture == "amd64"
+    ours = rpmroot.make_root(tmp_path / "ours")
+    for layer in open_image(f"oci-archive:{out}").layers:
+        with layer.open_uncompressed() as fh:
+            rpmroot.apply_tar(ours, fh.read())
+    theirs = rpmroot.make_root(tmp_path / "theirs")
+    rpmroot.rpm_install(theirs, tiny_rpms["zstd"])
+    query = ["-q", "--qf", "%{INSTALLCOLOR}", "tiny"]
+    env = rpms.env(tmp_path)
+    color = [
+        run(["rpm", "--root", str(r), "--dbpath", "/usr/share/rpm", *query], env=env).stdout
+        for r in (ours, theirs)
+    ]
+    assert color[0] == color[1], color
