@@ -33,6 +33,9 @@ def measure(
     best: Measurement | None = None
     full_env = dict(os.environ if env is None else env)
     full_env["PYTHONPATH"] = ROOT + os.pathsep + full_env.get("PYTHONPATH", "")
+    # An installed package runs from cached bytecode; without this, every measured Python
+    # process would first compile each module it imports.
+    full_env.pop("PYTHONDONTWRITEBYTECODE", None)
     for _ in range(repeat):
         # Linux charges an exec'd child with the peak RSS of the process it was spawned from
         # (this harness, tens of MiB), so wait4 alone over-reports small tools. GNU time's
