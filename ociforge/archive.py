@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, cast
 
-from .atomic import fsync_directory
+from .atomic import EarlyWriteback, current_umask, fsync_directory
 from .blobs import FileRange, RangeVerifier, check_blob_bytes, write_blob
 from .digest import Digest
 from .errors import ArchiveError, NotFound, SizeMismatch, TarError
@@ -165,6 +165,7 @@ class ArchiveWriter(CommitOnExit):
         self._fd, self._tmp = tempfile.mkstemp(
             prefix=f".{os.path.basename(self.path)}.", suffix=".tmp", dir=directory
         )
+        self._writeback = EarlyWriteback(self._fd)
         self._blobs: set[Digest] = set()
         self._algorithms: set[str] = set()
         self._manifests: list[Descriptor] = []
@@ -201,6 +202,7 @@ class ArchiveWriter(CommitOnExit):
         self._blob_header(descriptor.digest, descriptor.size)
         write_blob(self._fd, descriptor, source, verifier=self._verifier)
         self._write(b"\0" * padding(descriptor.size))
+        self._writeback.wrote(descriptor.size)
         self._blobs.add(descriptor.digest)
 
     def add_bytes(self, descriptor: Descriptor, data: bytes) -> None:
@@ -229,9 +231,8 @@ class ArchiveWriter(CommitOnExit):
             index = layout_index_json(self._manifests)
             self._write_member(TarHeader("index.json", size=len(index)), index)
             self._write(end_of_archive())
-            mask = os.umask(0o022)
-            os.umask(mask)
-            os.fchmod(self._fd, 0o666 & ~mask)
+            os.fchmod(self._fd, 0o666 & ~current_umask())
+            self._writeback.wait()
             os.fsync(self._fd)
             os.close(self._fd)
             self._fd = -1
@@ -248,6 +249,8 @@ class ArchiveWriter(CommitOnExit):
         self._done = True
         if self._verifier is not None:
             self._verifier.cancel()
+        with contextlib.suppress(OSError):
+            self._writeback.wait()
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1

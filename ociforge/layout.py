@@ -11,11 +11,12 @@ import stat
 import tempfile
 import weakref
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import IO, TYPE_CHECKING, Final, Self, cast
 
 from . import mediatypes as mt
-from .atomic import fsync_directory, write_file_atomic
+from .atomic import fsync_directory, fsync_file, write_file_atomic
 from .blobs import FileRange, RangeVerifier, check_blob_bytes, read_blob, write_blob
 from .digest import ALGORITHMS, Digest
 from .errors import ArchiveError, InvalidDigest, NotFound, SizeMismatch
@@ -238,6 +239,8 @@ class LayoutWriter(CommitOnExit):
         self.path = os.path.abspath(path)
         self._name = name or f"oci:{path}"
         self._staged: dict[Digest, str] = {}
+        self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ociforge-fsync")
+        self._syncs: list[Future[None]] = []
         self._verifier = RangeVerifier() if verify else None
         self._manifests: list[Descriptor] = []
         self._existing: list[Descriptor] = []
@@ -303,6 +306,8 @@ class LayoutWriter(CommitOnExit):
             raise
         os.close(fd)
         self._staged[digest] = tmp
+        # Flush it while the next blob is copied, so commit does not wait for every write.
+        self._syncs.append(self._syncer.submit(fsync_file, tmp))
 
     def add_blob(self, descriptor: Descriptor, source: BlobSource) -> None:
         with self._new_blob(descriptor.digest) as fd:
@@ -329,12 +334,10 @@ class LayoutWriter(CommitOnExit):
         try:
             if self._verifier is not None:
                 self._verifier.finish()
+            for sync in self._syncs:
+                sync.result()
+            self._syncer.shutdown()
             for digest, tmp in self._staged.items():
-                fd = os.open(tmp, os.O_RDONLY | os.O_CLOEXEC)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
                 os.replace(tmp, self._blob_path(digest))
         except BaseException:
             self.abort()
@@ -364,6 +367,7 @@ class LayoutWriter(CommitOnExit):
         self._done = True
         if self._verifier is not None:
             self._verifier.cancel()
+        self._syncer.shutdown(wait=True, cancel_futures=True)
         if self._staging is not None:
             shutil.rmtree(self._staging, ignore_errors=True)
             return
