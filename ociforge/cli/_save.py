@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from ..copy import save_image
@@ -17,7 +18,14 @@ from ._machineconfig import MachineConfigRequest
 from ._output import print_json, write_digestfile
 from ._progress import BlobProgress
 
-__all__ = ["add_layer_options", "report_saved", "save_and_report", "warn"]
+__all__ = [
+    "add_layer_options",
+    "print_notes",
+    "report_saved",
+    "save_and_report",
+    "verify_while_reading",
+    "warn",
+]
 
 
 def add_layer_options(parser: argparse.ArgumentParser, *, created_by: str) -> None:
@@ -125,6 +133,28 @@ def report_saved(
         print_json(document)
     else:
         print(pinned or descriptor.digest)
+
+
+def verify_while_reading(args: argparse.Namespace, destination: ImageReference) -> bool:
+    """Whether a recipe must hash the base blobs it reads to derive new content.
+
+    A local sink verifies every blob it copies before it commits; a registry skips the blobs it
+    already has, and ``--no-verify`` turns the sink's check off, so then the content a new layer
+    is derived from is checked while it is read.
+    """
+    return bool(getattr(args, "no_verify", False)) or isinstance(destination, RegistryReference)
+
+
+def print_notes(
+    args: argparse.Namespace, notes: Sequence[object], warnings: Sequence[object]
+) -> None:
+    """``ociforge: note:`` and ``ociforge: warning:`` lines on stderr (none with --quiet/--json)."""
+    if args.quiet or args.json:
+        return
+    for note in notes:
+        print(f"ociforge: note: {note}", file=sys.stderr)
+    for warning in warnings:
+        print(f"ociforge: warning: {warning}", file=sys.stderr)
 
 
 def warn(args: argparse.Namespace) -> Warn:

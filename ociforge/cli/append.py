@@ -7,12 +7,11 @@ import sys
 
 from ..derive import FileAddition, append_content
 from ..errors import InvalidReference
-from ..registry.reference import RegistryReference
 from ..transports import open_image, parse_reference
 from ._machineconfig import add_machineconfig_flags, machineconfig_request
 from ._registry import add_registry_flags, registry_options
 from ._rpm_options import add_rpm_options, inject_options
-from ._save import add_layer_options, save_and_report
+from ._save import add_layer_options, print_notes, save_and_report, verify_while_reading
 
 __all__ = ["parse_labels", "register"]
 
@@ -59,15 +58,9 @@ def run(args: argparse.Namespace) -> int:
         compression=args.compression,
         created_by=args.created_by,
         strict=args.strict,
-        # A local sink verifies every base blob before it commits anything; a registry skips
-        # the blobs it already has, so what the layer is derived from is checked here.
-        verify_base=isinstance(destination, RegistryReference),
+        verify_base=verify_while_reading(args, destination),
     )
-    if not (args.quiet or args.json):
-        for note in result.notes:
-            print(f"ociforge: note: {note}", file=sys.stderr)
-        for finding in result.findings:
-            print(f"ociforge: warning: lint: {finding}", file=sys.stderr)
+    print_notes(args, result.notes, [f"lint: {finding}" for finding in result.findings])
     extra: dict[str, object] = {
         "notes": list(result.notes),
         "lint": [str(f) for f in result.findings],

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..rebase_fixup import rebase_content
-from ..registry.reference import RegistryReference
 from ..transports import open_image, parse_reference
 from ._registry import add_platform_flag, add_registry_flags, registry_options
-from ._save import add_layer_options, save_and_report
+from ._save import add_layer_options, print_notes, save_and_report, verify_while_reading
 
 __all__ = ["register"]
 
@@ -29,15 +27,9 @@ def run(args: argparse.Namespace) -> int:
         allow_downgrade=args.allow_downgrade,
         compression=args.compression,
         created_by=args.created_by,
-        # A local sink verifies every blob it copies before it commits anything (unless told
-        # not to); a registry skips the blobs it already has, so then they are checked here.
-        verify=args.no_verify or isinstance(parse_reference(args.destination), RegistryReference),
+        verify=verify_while_reading(args, parse_reference(args.destination)),
     )
-    if not (args.quiet or args.json):
-        for note in result.notes:
-            print(f"ociforge: note: {note}", file=sys.stderr)
-        for warning in result.warnings:
-            print(f"ociforge: warning: {warning}", file=sys.stderr)
+    print_notes(args, result.notes, result.warnings)
     extra = {
         "layers": {"added": len(result.image.layers) - len(new.layers)},
         "packages": list(result.packages),

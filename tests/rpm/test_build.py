@@ -9,7 +9,7 @@ from ociforge.errors import RpmError
 from ociforge.rpm.build import PackageFile, build_rpm
 from ociforge.rpm.package import read_package
 from ociforge.rpm.tags import FileFlag
-from tests.support import rpms
+from tests.support import rpmroot, rpms
 from tests.support.tools import need
 
 FILES = [
@@ -62,17 +62,7 @@ def test_rpm_reads_checks_and_installs_it(tmp_path: Path) -> None:
     assert rpm("-qpc", str(package)).split() == ["/etc/tool.conf"]
     root = tmp_path / "root"
     root.mkdir()
-    rpm(
-        "--root",
-        str(root),
-        "--dbpath",
-        "/usr/share/rpm",
-        "--nodeps",
-        "--noscripts",
-        "--force-debian",
-        "-i",
-        str(package),
-    )
+    rpmroot.rpm_install(root, package)
     assert (root / "usr/share/tool/data").read_bytes() == b"x" * 5000
     assert rpm("--root", str(root), "--dbpath", "/usr/share/rpm", "-V", "tool") == ""
 

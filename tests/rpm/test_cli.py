@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -276,6 +277,27 @@ def test_tampered_base_layer_gives_no_output(
     result = _append(bad, out, "--rpm", str(tiny_rpms["zstd"]))
     assert result.code != 0  # type: ignore[attr-defined]
     assert "Traceback" not in result.err  # type: ignore[attr-defined]
+    assert not out.exists()
+
+
+def test_no_verify_still_checks_the_base_it_derives_from(
+    tmp_path: Path, base_archive: Path, tiny_rpms: dict[str, Path]
+) -> None:
+    """--no-verify turns the writer's re-hash off; the base an RPM layer is derived from is then
+    checked while it is read. The tampering here keeps the gzip stream valid (its header mtime),
+    so only a digest check can notice it."""
+    image = open_image(f"oci-archive:{base_archive}")
+    digest = image.layers[0].digest.encoded
+    with tarfile.open(base_archive) as tf:
+        start = next(m for m in tf.getmembers() if m.name.endswith(digest)).offset_data
+    data = bytearray(base_archive.read_bytes())
+    assert data[start : start + 2] == b"\x1f\x8b"
+    data[start + 4] ^= 0xFF  # gzip header MTIME: decompresses the same, hashes differently
+    bad = tmp_path / "tampered.ociarchive"
+    bad.write_bytes(bytes(data))
+    out = tmp_path / "out.ociarchive"
+    result = _append(bad, out, "--rpm", str(tiny_rpms["zstd"]), "--no-verify")
+    assert_clean_error(result, digest)  # type: ignore[arg-type]
     assert not out.exists()
 
 
