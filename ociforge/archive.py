@@ -15,15 +15,20 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, cast
 
-from .atomic import EarlyWriteback, current_umask, fsync_directory
-from .blobs import FileRange, RangeVerifier, check_blob_bytes, write_blob
+from ._fs import (
+    EarlyWriteback,
+    RangeVerifier,
+    check_blob_bytes,
+    current_umask,
+    fsync_directory,
+    write_blob,
+)
 from .digest import Digest
 from .errors import ArchiveError, NotFound, SizeMismatch, TarError
-from .image import REF_NAME
 from .layout import OCI_LAYOUT_FILE, LayoutReader, _check_oci_layout, layout_index_json
 from .sink import CommitOnExit
-from .spec import MAX_MANIFEST_BYTES, Descriptor
-from .streams import RangeReader, VerifyingReader, write_all
+from .spec import MAX_MANIFEST_BYTES, REF_NAME, Descriptor
+from .streams import FileRange, RangeReader, VerifyingReader, write_all
 from .tar.header import DIR, REG, TarHeader, encode_header, end_of_archive, padding
 from .tar.reader import iter_members
 

@@ -14,13 +14,13 @@ import gzip
 import hashlib
 import io
 import lzma
-import os
 import zlib
 from dataclasses import dataclass
 from typing import IO, Any, Final, Literal, cast
 
 import zstandard
 
+from ._env import cpu_count, max_layer_size
 from .digest import Digest
 from .errors import CompressionError, SizeMismatch, UnsupportedError
 from .mediatypes import Compression
@@ -38,57 +38,19 @@ except ImportError:  # pragma: no cover - exercised only where isal has no wheel
 __all__ = [
     "Codec",
     "DEFAULT_GZIP_LEVEL",
-    "DEFAULT_MAX_UNCOMPRESSED",
     "DEFAULT_ZSTD_LEVEL",
-    "MAX_LAYER_SIZE_ENV",
     "LayerDigests",
     "LayerWriter",
     "compress_bytes",
     "decompress_bytes",
-    "default_threads",
-    "max_uncompressed",
     "open_compressor",
     "open_decompressor",
-    "parse_size",
     "sniff",
 ]
 
 #: isal level 2: ~300 MB/s per core at a ratio close to ``pigz -1``.
 DEFAULT_GZIP_LEVEL: Final = 2
 DEFAULT_ZSTD_LEVEL: Final = 3
-#: Upper bound on one layer's uncompressed size unless a caller (or the environment) says otherwise.
-DEFAULT_MAX_UNCOMPRESSED: Final = 64 * 1024**3
-#: Environment variable overriding :data:`DEFAULT_MAX_UNCOMPRESSED` (bytes, or with K/M/G/T).
-MAX_LAYER_SIZE_ENV: Final = "OCIFORGE_MAX_LAYER_SIZE"
-
-
-def parse_size(text: str) -> int:
-    """Parse ``123``, ``64K``, ``512M``, ``16G`` or ``1T`` (powers of 1024) as a byte count."""
-    units = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
-    cleaned = text.strip().upper().removesuffix("IB").removesuffix("B")
-    number, unit = (cleaned[:-1], cleaned[-1]) if cleaned[-1:] in units else (cleaned, "")
-    try:
-        value = int(number) * units[unit]
-    except (ValueError, KeyError):
-        raise ValueError(
-            f"invalid size {text!r}: expected a number of bytes such as 512M or 16G"
-        ) from None
-    if value <= 0:
-        raise ValueError(f"invalid size {text!r}: must be positive")
-    return value
-
-
-def max_uncompressed() -> int:
-    """The per-layer decompression limit: ``OCIFORGE_MAX_LAYER_SIZE`` or the default."""
-    text = os.environ.get(MAX_LAYER_SIZE_ENV, "")
-    if not text:
-        return DEFAULT_MAX_UNCOMPRESSED
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise UnsupportedError(f"{MAX_LAYER_SIZE_ENV}: {exc}") from None
-
-
 #: zstd frames may ask for windows up to 2 GiB; refuse more than zstd's own default (128 MiB).
 _ZSTD_MAX_WINDOW: Final = 1 << 27
 
@@ -97,14 +59,6 @@ Codec = Compression | Literal["xz", "bzip2", "lzma"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-
-
-def default_threads() -> int:
-    """CPUs this process may run on (at least 1)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - non-Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def sniff(prefix: bytes) -> Compression:
@@ -209,7 +163,7 @@ def open_compressor(
     The output depends only on the input bytes, the codec and the level: not on how the input
     is split into writes, and not on the thread count.
     """
-    threads = max(1, threads or default_threads())
+    threads = max(1, threads or cpu_count())
     if compression == "none":
         return cast(IO[bytes], _Passthrough(sink))
     if compression == "gzip":
@@ -420,10 +374,11 @@ def open_decompressor(
     gzip may have several members, zstd several frames and xz several streams; all are read to
     the end. xz, lzma and bzip2 (RPM payloads) use the stdlib codecs.
     Truncated or corrupt input raises :class:`CompressionError`; output beyond ``limit``
-    (default: :func:`max_uncompressed`) raises :class:`SizeMismatch` before it is buffered.
+    (default: ``OCIFORGE_MAX_LAYER_SIZE`` or 64 GiB) raises :class:`SizeMismatch` before it
+    is buffered.
     """
     if limit is None:
-        limit = max_uncompressed()
+        limit = max_layer_size()
     inner: Readable
     frames = _ZstdFrames() if compression == "zstd" else None
     tracked = _TrackedSource(source, frames)

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import platform as _platform
+import dataclasses
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import IO
 
 from . import mediatypes as mt
-from .blobs import BlobSource, BytesSource, FileRange, read_blob
+from .blobs import BlobSource, BytesSource, read_blob
 from .digest import Digest
 from .errors import ManifestError, NotFound
 from .layer import Layer
 from .spec import (
     MAX_CONFIG_BYTES,
     MAX_MANIFEST_BYTES,
+    REF_NAME,
     Descriptor,
     ImageConfig,
     Index,
@@ -23,36 +24,9 @@ from .spec import (
     Platform,
     parse_manifest_or_index,
 )
+from .streams import FileRange
 
-__all__ = [
-    "REF_NAME",
-    "Image",
-    "host_platform",
-    "image_from_layout",
-    "image_from_manifest",
-    "resolve_image",
-    "select_from_index",
-]
-
-REF_NAME = "org.opencontainers.image.ref.name"
-
-
-def host_platform() -> Platform:
-    """The platform of this machine in OCI terms (``linux/amd64`` …)."""
-    machine = _platform.machine().lower()
-    arch = {
-        "x86_64": "amd64",
-        "amd64": "amd64",
-        "aarch64": "arm64",
-        "arm64": "arm64",
-        "ppc64le": "ppc64le",
-        "s390x": "s390x",
-        "i686": "386",
-        "i386": "386",
-        "riscv64": "riscv64",
-    }.get(machine, machine)
-    variant = "v8" if arch == "arm64" else ""
-    return Platform("linux", arch, variant)
+__all__ = ["Image", "image_from_manifest", "limit_layers", "resolve_image", "select_from_index"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +35,15 @@ class Image:
 
     ``layers[i]`` pairs ``manifest.layers[i]`` with ``config.diff_ids[i]``. The manifest and
     config are kept as their exact bytes, so an image read from anywhere is written anywhere
-    with the same digest.
+    with the same digest. ``config_source`` serves the config blob (default: the bytes of
+    ``config`` from memory).
     """
 
     manifest: Manifest
     config: ImageConfig
     layers: tuple[Layer, ...]
     name: str = ""
-    _config_source: BlobSource = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    config_source: BlobSource | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.manifest.config.digest != self.config.digest:
@@ -76,9 +51,9 @@ class Image:
                 f"{self.name or 'image'}: config digest {self.config.digest} does not match the"
                 f" manifest's {self.manifest.config.digest}"
             )
-        if self._config_source is None:
+        if self.config_source is None:
             source = BytesSource({self.config.digest: self.config.raw}, name=self.name or "image")
-            object.__setattr__(self, "_config_source", source)
+            object.__setattr__(self, "config_source", source)
 
     @property
     def digest(self) -> Digest:
@@ -114,7 +89,8 @@ class Image:
         out: list[tuple[Descriptor, BlobSource]] = [
             (lay.descriptor, lay.source) for lay in self.layers
         ]
-        out.append((self.manifest.config, self._config_source))
+        assert self.config_source is not None  # set by __post_init__
+        out.append((self.manifest.config, self.config_source))
         return out
 
     def open_blob(self, descriptor: Descriptor) -> IO[bytes]:
@@ -130,6 +106,14 @@ class Image:
             if desc.digest == descriptor.digest:
                 return source
         raise NotFound(f"{self.name or 'image'}: blob {descriptor.digest} is not part of the image")
+
+
+def limit_layers(image: Image, max_size: int | None) -> Image:
+    """``image`` whose layers refuse to decompress to more than ``max_size`` bytes each."""
+    if max_size is None:
+        return image
+    layers = tuple(dataclasses.replace(layer, max_size=max_size) for layer in image.layers)
+    return dataclasses.replace(image, layers=layers)
 
 
 def image_from_manifest(
@@ -158,7 +142,7 @@ def image_from_manifest(
         Layer(desc, diff_id, source)
         for desc, diff_id in zip(manifest.layers, parsed.diff_ids, strict=True)
     )
-    return Image(manifest, parsed, layers, name=what, _config_source=source)
+    return Image(manifest, parsed, layers, name=what, config_source=source)
 
 
 def _platform_matches(candidate: Platform | None, wanted: Platform) -> bool:
@@ -179,8 +163,10 @@ def select_from_index(
 ) -> Descriptor:
     """Pick one entry of an index: by ``ref`` name, by platform, or the only one there is.
 
-    ``top_level`` marks an OCI layout's ``index.json``, where entries are chosen by ref name;
-    nested indexes are chosen by platform.
+    The caller chooses the platform (:func:`~ociforge.transports.open_image` defaults it to
+    the host's); without one, an index of several manifests is refused. ``top_level`` marks
+    an OCI layout's ``index.json``, where entries are chosen by ref name; nested indexes are
+    chosen by platform.
     """
     entries = [d for d in index.manifests if mt.is_manifest(d.media_type)]
     if ref:
@@ -202,7 +188,10 @@ def select_from_index(
             raise ManifestError(
                 f"{what}: holds {len(entries)} manifests; name one (e.g. {what}:{names[0]})"
             )
-    wanted = platform or host_platform()
+    if platform is None:
+        listed = ", ".join(str(d.platform) for d in entries if d.platform) or "none declared"
+        raise ManifestError(f"{what}: holds {len(entries)} manifests ({listed}); name a platform")
+    wanted = platform
     matches = [d for d in entries if _platform_matches(d.platform, wanted)]
     if not matches:
         available = ", ".join(str(d.platform) for d in entries if d.platform) or "none declared"
@@ -243,25 +232,4 @@ def resolve_image(
         platform=platform,
         media_type=chosen.media_type,
         depth=depth + 1,
-    )
-
-
-def image_from_layout(
-    source: BlobSource, index_json: bytes, *, ref: str = "", platform: Platform | None = None
-) -> Image:
-    """The image an OCI layout's ``index.json`` names by ``ref`` (or its only one)."""
-    what = source.name
-    index = Index.parse(index_json, media_type=mt.OCI_INDEX, what=f"{what}: index.json")
-    chosen = select_from_index(index, what=what, ref=ref, platform=platform, top_level=True)
-
-    def fetch(descriptor: Descriptor) -> bytes:
-        return read_blob(source, descriptor, limit=MAX_MANIFEST_BYTES)
-
-    return resolve_image(
-        fetch(chosen),
-        fetch=fetch,
-        source=source,
-        what=what,
-        platform=platform,
-        media_type=chosen.media_type,
     )

@@ -16,14 +16,29 @@ from contextlib import AbstractContextManager
 from typing import IO, TYPE_CHECKING, Final, Self, cast
 
 from . import mediatypes as mt
-from .atomic import fsync_directory, fsync_file, write_file_atomic
-from .blobs import FileRange, RangeVerifier, check_blob_bytes, read_blob, write_blob
+from ._fs import (
+    RangeVerifier,
+    check_blob_bytes,
+    fsync_directory,
+    fsync_file,
+    open_beneath,
+    write_blob,
+    write_file_atomic,
+)
+from .blobs import read_blob
 from .digest import ALGORITHMS, Digest
 from .errors import ArchiveError, InvalidDigest, NotFound, SizeMismatch
-from .image import REF_NAME, Image, image_from_layout
+from .image import Image, resolve_image, select_from_index
 from .sink import CommitOnExit
-from .spec import MAX_MANIFEST_BYTES, Descriptor, Index, encode_json, parse_manifest_or_index
-from .streams import VerifyingReader, write_all
+from .spec import (
+    MAX_MANIFEST_BYTES,
+    REF_NAME,
+    Descriptor,
+    Index,
+    encode_json,
+    parse_manifest_or_index,
+)
+from .streams import FileRange, VerifyingReader, write_all
 
 if TYPE_CHECKING:
     from .blobs import BlobSource
@@ -35,14 +50,35 @@ __all__ = [
     "LayoutWriter",
     "OciLayout",
     "collect_garbage",
+    "image_from_layout",
     "layout_index_json",
 ]
 
 #: The content of the ``oci-layout`` marker file.
 OCI_LAYOUT_FILE: Final = b'{"imageLayoutVersion":"1.0.0"}'
 
-_NOFOLLOW_DIR: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NOFOLLOW_FILE: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def image_from_layout(
+    source: BlobSource, index_json: bytes, *, ref: str = "", platform: Platform | None = None
+) -> Image:
+    """The image an OCI layout's ``index.json`` names by ``ref`` (or its only one)."""
+    what = source.name
+    index = Index.parse(index_json, media_type=mt.OCI_INDEX, what=f"{what}: index.json")
+    chosen = select_from_index(index, what=what, ref=ref, platform=platform, top_level=True)
+
+    def fetch(descriptor: Descriptor) -> bytes:
+        return read_blob(source, descriptor, limit=MAX_MANIFEST_BYTES)
+
+    return resolve_image(
+        fetch(chosen),
+        fetch=fetch,
+        source=source,
+        what=what,
+        platform=platform,
+        media_type=chosen.media_type,
+    )
 
 
 def layout_index_json(manifests: list[Descriptor]) -> bytes:
@@ -87,13 +123,8 @@ def _read_small(dirfd: int, name: str, what: str, limit: int) -> bytes:
 
 def _open_blob_fd(dirfd: int, digest: Digest, what: str) -> int:
     """Open ``blobs/<alg>/<hex>`` under ``dirfd`` without following any symlink."""
-    fds: list[int] = []
     try:
-        current = dirfd
-        for part in ("blobs", digest.algorithm):
-            current = os.open(part, _NOFOLLOW_DIR, dir_fd=current)
-            fds.append(current)
-        fd = os.open(digest.hex, _NOFOLLOW_FILE, dir_fd=current)
+        fd = open_beneath(dirfd, ("blobs", digest.algorithm, digest.hex), flags=_NOFOLLOW_FILE)
     except FileNotFoundError:
         raise NotFound(f"{what}: blob {digest} is missing") from None
     except OSError as exc:
@@ -102,9 +133,6 @@ def _open_blob_fd(dirfd: int, digest: Digest, what: str) -> int:
                 f"{what}: blob {digest} is reached through a symlink; refused"
             ) from None
         raise ArchiveError(f"{what}: cannot open blob {digest}: {exc.strerror}") from None
-    finally:
-        for opened in fds:
-            os.close(opened)
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise ArchiveError(f"{what}: blob {digest} is not a regular file; refused")

@@ -7,6 +7,7 @@ re-serialised; :func:`encode_json` is only used for new documents.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,7 +26,9 @@ __all__ = [
     "Index",
     "Manifest",
     "Platform",
+    "REF_NAME",
     "encode_json",
+    "format_created",
     "parse_json_object",
 ]
 
@@ -35,12 +38,21 @@ MAX_MANIFEST_BYTES: Final = 4 * 1024 * 1024
 MAX_CONFIG_BYTES: Final = 16 * 1024 * 1024
 _MAX_SIZE: Final = (1 << 63) - 1
 
+#: The annotation naming a manifest in an OCI layout's ``index.json`` (``oci:DIR:REF``).
+REF_NAME: Final = "org.opencontainers.image.ref.name"
+
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
 def encode_json(document: Mapping[str, Any]) -> bytes:
     """Compact UTF-8 JSON for a document ociforge creates (key order as given)."""
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def format_created(moment: _dt.datetime) -> str:
+    """RFC 3339 in UTC with a ``Z``, as OCI configs write ``created``."""
+    text = moment.astimezone(_dt.UTC).isoformat()
+    return text.replace("+00:00", "Z")
 
 
 def parse_json_object(raw: bytes, what: str) -> dict[str, Any]:

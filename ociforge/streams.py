@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Final, Protocol
 
 from .digest import Digest
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CHUNK_SIZE",
     "ChunkedReader",
+    "FileRange",
     "HashingWriter",
     "Opener",
     "RangeReader",
@@ -35,6 +37,15 @@ CHUNK_SIZE: Final = 1 << 20
 
 #: A callable that returns a fresh binary reader positioned at byte 0.
 Opener = Callable[[], IO[bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class FileRange:
+    """Bytes at ``offset`` .. ``offset + size`` of an open file descriptor (an archive member…)."""
+
+    fd: int
+    offset: int
+    size: int
 
 
 class Readable(Protocol):

@@ -1,22 +1,39 @@
-"""Image references in skopeo's syntax (oci-archive:, oci:, docker://) and opening them."""
+"""Places images live, by reference: skopeo's syntax (oci-archive:, oci:, docker://) in, images out.
+
+:func:`open_image` reads one, :func:`open_sink` writes one, :func:`save_image` and
+:func:`copy_image` join them. The rule for when a recipe must hash what it reads lives here too
+(:func:`sink_verifies_copies`), beside the sinks it depends on.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from ._env import host_platform
 from .archive import ArchiveWriter, OciArchive
 from .errors import InvalidReference
+from .image import limit_layers
 from .layout import LayoutWriter, OciLayout
 from .registry.reference import DOCKER_PREFIX, RegistryReference, parse_registry_reference
+from .sink import Progress, write_image
 
 if TYPE_CHECKING:
     from .image import Image
     from .registry.options import RegistryOptions
     from .sink import ImageSink
-    from .spec import Platform
+    from .spec import Descriptor, Platform
 
-__all__ = ["ImageReference", "LocalReference", "open_image", "open_sink", "parse_reference"]
+__all__ = [
+    "ImageReference",
+    "LocalReference",
+    "copy_image",
+    "open_image",
+    "open_sink",
+    "parse_reference",
+    "save_image",
+    "sink_verifies_copies",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,22 +90,29 @@ def open_image(
     *,
     platform: Platform | None = None,
     registry: RegistryOptions | None = None,
+    max_layer_size: int | None = None,
 ) -> Image:
     """Open the image a reference names; only its manifest and config are read.
+
+    An index is resolved to the manifest for ``platform``, by default this machine's. Each
+    layer refuses to decompress to more than ``max_layer_size`` bytes (default:
+    ``OCIFORGE_MAX_LAYER_SIZE`` or 64 GiB).
 
     ``registry`` carries credentials and TLS settings for ``docker://`` references.
     """
     ref = parse_reference(reference) if isinstance(reference, str) else reference
+    platform = platform or host_platform()
     if isinstance(ref, RegistryReference):
         from .registry.source import open_remote_image  # noqa: PLC0415 - requests loads lazily
 
-        return open_remote_image(ref, options=registry, platform=platform)
+        image = open_remote_image(ref, options=registry, platform=platform)
+        return limit_layers(image, max_layer_size)
     source: OciArchive | OciLayout
     if ref.transport == "oci-archive":
         source = OciArchive(ref.path, name=ref.location)
     else:
         source = OciLayout(ref.path, name=ref.location)
-    return source.image(ref.ref, platform=platform)
+    return limit_layers(source.image(ref.ref, platform=platform), max_layer_size)
 
 
 def open_sink(
@@ -110,3 +134,60 @@ def open_sink(
     if ref.transport == "oci-archive":
         return ArchiveWriter(ref.path, name=ref.location, verify=verify)
     return LayoutWriter(ref.path, name=ref.location, verify=verify)
+
+
+def sink_verifies_copies(destination: str | ImageReference, *, verify: bool = True) -> bool:
+    """Whether the sink for ``destination`` hashes every base blob it copies before committing.
+
+    A local sink does (unless ``verify`` is off); a registry does not: it skips the blobs it
+    already has. A recipe that derives new content from base layers must hash what it reads
+    unless the sink will check those bytes anyway, so it can pass
+    ``verify_base=not sink_verifies_copies(destination)`` and read each byte only once.
+    """
+    dest = parse_reference(destination) if isinstance(destination, str) else destination
+    return verify and not isinstance(dest, RegistryReference)
+
+
+def save_image(
+    image: Image,
+    destination: str | ImageReference,
+    *,
+    progress: Progress | None = None,
+    verify: bool = True,
+    registry: RegistryOptions | None = None,
+) -> Descriptor:
+    """Write ``image`` to ``destination``; it appears only if everything succeeded.
+
+    ``verify=False`` skips re-hashing blobs copied byte for byte from a local file (their
+    sizes are still checked); new and streamed blobs are always verified. A registry
+    destination (configured by ``registry``) gets the manifest by digest, then under its tag
+    if it has one.
+    """
+    dest = parse_reference(destination) if isinstance(destination, str) else destination
+    sink = open_sink(dest, verify=verify, registry=registry)
+    try:
+        descriptor = write_image(image, sink, ref=dest.ref, progress=progress)
+        sink.commit()
+    except BaseException:
+        sink.abort()
+        raise
+    return descriptor
+
+
+def copy_image(
+    source: str | ImageReference,
+    destination: str | ImageReference,
+    *,
+    platform: Platform | None = None,
+    progress: Progress | None = None,
+    verify: bool = True,
+    source_registry: RegistryOptions | None = None,
+    registry: RegistryOptions | None = None,
+) -> Descriptor:
+    """Copy one image; every blob is verified on the way and the manifest bytes are kept.
+
+    ``source_registry`` and ``registry`` configure the source and destination registries
+    (``source_registry`` defaults to ``registry``).
+    """
+    image = open_image(source, platform=platform, registry=source_registry or registry)
+    return save_image(image, destination, progress=progress, verify=verify, registry=registry)

@@ -1,7 +1,7 @@
 import pytest
 
-from ociforge.accountmerge import id_map, merge_account_file
 from ociforge.errors import PolicyError
+from ociforge.ostree.accountmerge import id_map, merge_account_file
 
 OLD = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:2:2:daemon:/sbin:/sbin/nologin\n"
 NEW = OLD + "newsvc:x:500:500::/:/sbin/nologin\n"

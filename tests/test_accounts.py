@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from ociforge.accounts import Accounts, SysusersEntry, decode_sysusers_provide, parse_sysusers_line
 from ociforge.errors import PolicyError
+from ociforge.ostree.accounts import (
+    Accounts,
+    SysusersEntry,
+    decode_sysusers_provide,
+    parse_sysusers_line,
+)
 from tests.support.rpms import sysusers_evr
 
 

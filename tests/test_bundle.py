@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ociforge.bundle import read_bundle, repack_bundle, unpack_bundle, unpack_reference
-from ociforge.copy import save_image
 from ociforge.errors import NotFound, OciforgeError, UnsupportedError
-from ociforge.transports import open_image
+from ociforge.recipes.bundle import read_bundle, repack_bundle, unpack_bundle, unpack_reference
+from ociforge.transports import open_image, save_image
 from tests.support import images
 from tests.support import layers as oracle
 from tests.support.images import directory, file, hardlink, symlink

@@ -4,7 +4,7 @@ import subprocess
 from pathlib import Path
 
 from ociforge.archive import OciArchive
-from ociforge.bundle import unpack_reference
+from ociforge.recipes.bundle import unpack_reference
 from ociforge.validate import validate_image
 from tests.support import rpms
 from tests.support.cli import ociforge

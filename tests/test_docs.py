@@ -64,8 +64,8 @@ def needs(page: Path) -> set[str]:
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
-    from ociforge.copy import save_image
-    from ociforge.demo import sample_base_image, sample_ignition, sample_rpm
+    from ociforge.samples.demo import sample_base_image, sample_ignition, sample_rpm
+    from ociforge.transports import save_image
 
     save_image(sample_base_image(), f"oci-archive:{tmp_path / 'fcos.ociarchive'}")
     (tmp_path / "hello-agent-1.0-1.noarch.rpm").write_bytes(sample_rpm())

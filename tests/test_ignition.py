@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from ociforge.coreos.ignition import parse_ignition, parse_install_section
 from ociforge.errors import IgnitionError
-from ociforge.ignition import parse_ignition, parse_install_section
 
 UNIT = """[Unit]
 Description=Hello
@@ -224,9 +224,9 @@ def test_append_ignition_end_to_end_on_the_unpacked_tree(tmp_path) -> None:  # t
     import os
     import stat
 
-    from ociforge.bundle import unpack_reference
-    from ociforge.copy import save_image
-    from ociforge.demo import sample_base_image
+    from ociforge.recipes.bundle import unpack_reference
+    from ociforge.samples.demo import sample_base_image
+    from ociforge.transports import save_image
     from tests.support.cli import ociforge
 
     base = tmp_path / "base.ociarchive"

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from ociforge.copy import copy_image
 from ociforge.digest import Digest
 from ociforge.errors import ArchiveError
 from ociforge.layout import LayoutWriter, OciLayout, collect_garbage
 from ociforge.sink import write_image
+from ociforge.transports import copy_image
 from ociforge.validate import validate_image
 from tests.support import images
 

@@ -8,8 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ociforge.coreos.machineconfig import (
+    check_pool_and_name,
+    machineconfig_name,
+    render_machineconfig,
+)
 from ociforge.errors import InvalidReference
-from ociforge.machineconfig import check_pool_and_name, machineconfig_name, render_machineconfig
 
 DIGEST = "sha256:" + hashlib.sha256(b"m").hexdigest()
 # Repository paths as distribution/reference allows them: alphanumeric runs joined by

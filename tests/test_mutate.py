@@ -6,11 +6,12 @@ from typing import IO
 
 from ociforge.archive import OciArchive
 from ociforge.blobs import BlobSource
-from ociforge.copy import save_image
 from ociforge.image import Image
-from ociforge.layer import Layer, SpooledLayerWriter
+from ociforge.layer import Layer
 from ociforge.mutate import HistoryEntry, append_layers
 from ociforge.spec import Descriptor
+from ociforge.tar.build import SpooledLayerWriter
+from ociforge.transports import save_image
 from ociforge.validate import validate_image
 from tests.support import images
 from tests.support.tools import skopeo

@@ -1,14 +1,15 @@
+import datetime
 import json
 from pathlib import Path
 
 import pytest
 
 from ociforge.archive import OciArchive
-from ociforge.copy import save_image
 from ociforge.errors import PolicyError
 from ociforge.image import Image
-from ociforge.rebase import rebase_image
-from ociforge.rebase_fixup import rebase_content
+from ociforge.mutate.rebase import rebase_image
+from ociforge.recipes.rebase import rebase_content
+from ociforge.transports import save_image
 from ociforge.validate import validate_image
 from tests.support import images
 
@@ -111,10 +112,11 @@ def test_rebase_refuses_an_unrelated_base(tmp_path: Path) -> None:
 def test_rebase_content_without_stale_copies_is_the_plain_restack(tmp_path: Path) -> None:
     old, new = base("42", "old"), base("43", "new")
     images_ = [load(tmp_path, b, n) for b, n in ((derive(old), "d"), (old, "o"), (new, "n"))]
-    plain = rebase_image(images_[0], old_base=images_[1], new_base=images_[2])
-    result = rebase_content(images_[0], old_base=images_[1], new_base=images_[2])
+    when = datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC)
+    plain = rebase_image(images_[0], old_base=images_[1], new_base=images_[2], created=when)
+    result = rebase_content(images_[0], old_base=images_[1], new_base=images_[2], created=when)
     assert result.image.digest == plain.digest
-    assert (result.fixed, result.removed, result.warnings) == ((), (), ())
+    assert (result.rewritten, result.deleted, result.warnings) == ((), (), ())
 
 
 def test_rebase_content_warns_about_a_stale_overwrite(tmp_path: Path) -> None:

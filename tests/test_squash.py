@@ -9,11 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ociforge.bundle import unpack_bundle
-from ociforge.copy import save_image
 from ociforge.errors import OciforgeError, PolicyError, UnsupportedError
-from ociforge.squash import squash_image
-from ociforge.transports import open_image
+from ociforge.recipes.bundle import unpack_bundle
+from ociforge.recipes.squash import squash_image
+from ociforge.transports import open_image, save_image
 from ociforge.validate import validate_image
 from tests.support import images
 from tests.support import layers as oracle
@@ -84,7 +83,7 @@ def layout(tmp_path: Path) -> str:
 
 def test_squash_keeps_the_effect_and_drops_deleted_content(tmp_path: Path, layout: str) -> None:
     image = open_image(layout)
-    squashed = squash_image(image)
+    squashed = squash_image(image).image
     assert len(squashed.layers) == 2  # the ostree layer, then everything else folded
     assert squashed.layers[0] == image.layers[0]
     assert squashed.labels["ostree.final-diffid"] == image.labels["ostree.final-diffid"]
@@ -103,7 +102,7 @@ def test_squash_keeps_the_effect_and_drops_deleted_content(tmp_path: Path, layou
 
 
 def test_ostree_accepts_the_squashed_layer(tmp_path: Path, layout: str) -> None:
-    top = squash_image(open_image(layout)).layers[-1]
+    top = squash_image(open_image(layout)).image.layers[-1]
     repo = ostree_import(oracle.layer_blob(top), tmp_path / "ostree")
     listing = run(["ostree", "ls", f"--repo={repo}", "-R", "layer"]).stdout
     assert "/usr/bin/tool-link" in listing
@@ -111,7 +110,7 @@ def test_ostree_accepts_the_squashed_layer(tmp_path: Path, layout: str) -> None:
 
 
 def test_links_whose_targets_changed_keep_their_content(tmp_path: Path, layout: str) -> None:
-    tree = unpacked(squash_image(open_image(layout)), tmp_path / "s")
+    tree = unpacked(squash_image(open_image(layout)).image, tmp_path / "s")
     assert (tmp_path / "s/rootfs/usr/bin/tool-link").read_text() == "tool v1"
     assert (tmp_path / "s/rootfs/usr/bin/tool").read_text() == "tool v2"
     assert (tmp_path / "s/rootfs/usr/bin/data-link").read_text() == "data"
@@ -121,7 +120,7 @@ def test_links_whose_targets_changed_keep_their_content(tmp_path: Path, layout: 
 def test_umoci_sees_the_same_tree_in_both(tmp_path: Path, layout: str) -> None:
     need("umoci")
     src = layout.split(":")[1]
-    save_image(squash_image(open_image(layout)), f"oci:{src}:squashed")
+    save_image(squash_image(open_image(layout)).image, f"oci:{src}:squashed")
     run(["umoci", "unpack", "--image", f"{src}:v1", str(tmp_path / "a")])
     run(["umoci", "unpack", "--image", f"{src}:squashed", str(tmp_path / "b")])
     assert snapshot(tmp_path / "a/rootfs") == snapshot(tmp_path / "b/rootfs")
@@ -133,8 +132,9 @@ def test_base_rules(layout: str) -> None:
         squash_image(image, base=0)
     with pytest.raises(OciforgeError, match="has 4 layers"):
         squash_image(image, base=9)
-    assert squash_image(image, base=3) is image  # one layer above: nothing to fold
-    assert len(squash_image(image, base=2).layers) == 3
+    nothing = squash_image(image, base=3)  # one layer above: nothing to fold
+    assert nothing.image is image and nothing.layer is None
+    assert len(squash_image(image, base=2).image.layers) == 3
 
 
 def test_squash_cli(tmp_path: Path, layout: str) -> None:
@@ -197,7 +197,7 @@ def test_property_squash_unpacks_like_the_stack(
     except OciforgeError:
         return  # the stack itself is not unpackable (e.g. a link to nothing)
     try:
-        squashed = squash_image(image, base=random.Random(seed).choice([0, 1]))
+        squashed = squash_image(image, base=random.Random(seed).choice([0, 1])).image
     except UnsupportedError as exc:
         refused = str(exc)
     else:

@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Sequence
 
 from .. import __version__
-from ..compression import MAX_LAYER_SIZE_ENV, parse_size
+from .._env import MAX_LAYER_SIZE_ENV, parse_size
 from ..errors import OciforgeError
 from . import (
     append,
@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ociforge {__version__}")
     parser.add_argument(
         "--max-layer-size",
+        type=_size,
         metavar="SIZE",
         help="refuse layers that decompress to more than SIZE (e.g. 16G; default 64G;"
         f" also {MAX_LAYER_SIZE_ENV})",
@@ -76,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
             text = subparser.description.split(": ", 1)[-1]
             subparser.description = text[:1].upper() + text[1:]
     return parser
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -102,11 +110,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.max_layer_size:
-        try:
-            os.environ[MAX_LAYER_SIZE_ENV] = str(parse_size(args.max_layer_size))
-        except ValueError as exc:
-            parser.error(f"--max-layer-size: {exc}")
     try:
         return int(args.func(args) or EXIT_OK)
     except KeyboardInterrupt:

@@ -6,14 +6,14 @@ import argparse
 import os
 from dataclasses import dataclass
 
-from ..atomic import write_file_atomic
-from ..errors import InvalidReference
-from ..machineconfig import (
+from .._fs import write_file_atomic
+from ..coreos.machineconfig import (
     DEFAULT_POOL,
     check_pool_and_name,
     machineconfig_name,
     render_machineconfig,
 )
+from ..errors import InvalidReference
 from ..registry.reference import RegistryReference
 from ..transports import ImageReference
 

@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-from ..atomic import write_file_atomic
+from .._fs import write_file_atomic
 
 __all__ = ["print_json", "write_digestfile"]
 

@@ -1,4 +1,4 @@
-"""Write an image a command derived to its destination and report it the way ``copy`` does."""
+"""Write what a command derived to its destination and report it the way ``copy`` does."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ..copy import save_image
-from ..image import Image
+from ..recipes import Derived
 from ..registry.options import RegistryOptions
 from ..registry.reference import RegistryReference
 from ..spec import Descriptor
 from ..tar.unpack import Warn
-from ..transports import ImageReference, parse_reference
+from ..transports import ImageReference, parse_reference, save_image, sink_verifies_copies
 from ._machineconfig import MachineConfigRequest
 from ._output import print_json, write_digestfile
 from ._progress import BlobProgress
@@ -56,7 +55,7 @@ def add_layer_options(parser: argparse.ArgumentParser, *, created_by: str) -> No
 
 
 def save_and_report(
-    image: Image,
+    result: Derived,
     args: argparse.Namespace,
     *,
     verb: str,
@@ -65,7 +64,8 @@ def save_and_report(
     registry: RegistryOptions | None = None,
     machineconfig: MachineConfigRequest | None = None,
 ) -> Descriptor:
-    """Save ``image``; print its digest (or, with ``--json``, a document) on stdout."""
+    """Save ``result.image``; print its digest (or, with ``--json``, a document) on stdout."""
+    image = result.image
     reference = parse_reference(destination)
     progress = BlobProgress(verb, [d for d, _ in image.blobs()], quiet=args.quiet)
     descriptor = save_image(
@@ -76,7 +76,7 @@ def save_and_report(
         verify=not getattr(args, "no_verify", False),
     )
     progress.finish()
-    top = image.layers[-1] if image.layers else None
+    top = result.layer
     layer: dict[str, Any] = {}
     if top is not None:
         layer["layer"] = {
@@ -136,13 +136,8 @@ def report_saved(
 
 
 def verify_while_reading(args: argparse.Namespace, destination: ImageReference) -> bool:
-    """Whether a recipe must hash the base blobs it reads to derive new content.
-
-    A local sink verifies every blob it copies before it commits; a registry skips the blobs it
-    already has, and ``--no-verify`` turns the sink's check off, so then the content a new layer
-    is derived from is checked while it is read.
-    """
-    return bool(getattr(args, "no_verify", False)) or isinstance(destination, RegistryReference)
+    """Whether the recipe must hash the base blobs it reads (the sink will not, or --no-verify)."""
+    return not sink_verifies_copies(destination, verify=not getattr(args, "no_verify", False))
 
 
 def print_notes(

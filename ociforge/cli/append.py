@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..derive import FileAddition, append_content
 from ..errors import InvalidReference
+from ..recipes.append import FileAddition, append_content
 from ..transports import open_image, parse_reference
 from ._machineconfig import add_machineconfig_flags, machineconfig_request
 from ._registry import add_registry_flags, registry_options
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     options = inject_options(args) if args.rpm else None
     registry = registry_options(args)
     result = append_content(
-        open_image(args.source, registry=registry),
+        open_image(args.source, registry=registry, max_layer_size=args.max_layer_size),
         additions=additions,
         rpms=args.rpm,
         ignition=ignition,
@@ -65,11 +65,11 @@ def run(args: argparse.Namespace) -> int:
         "notes": list(result.notes),
         "lint": [str(f) for f in result.findings],
     }
-    if result.report is not None:
-        extra["packages"] = list(result.report.packages)
-        extra["replaced"] = list(result.report.replaced)
+    if args.rpm:
+        extra["packages"] = list(result.packages)
+        extra["replaced"] = list(result.replaced)
     save_and_report(
-        result.image,
+        result,
         args,
         verb="append",
         destination=args.destination,

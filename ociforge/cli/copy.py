@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..copy import save_image
 from ..registry.reference import RegistryReference
 from ..spec import Descriptor
-from ..transports import ImageReference, open_image, parse_reference
+from ..transports import ImageReference, open_image, parse_reference, save_image
 from ._machineconfig import add_machineconfig_flags, machineconfig_request
 from ._progress import BlobProgress
 from ._registry import add_platform_flag, add_registry_flags, registry_options

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..demo import DemoStep, run_demo
 from ..errors import InvalidReference
+from ..samples.demo import DemoStep, run_demo
 from ._output import print_json
 from ._registry import add_registry_flags, registry_options
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..errors import PolicyError
-from ..flatten import scan_image
 from ..ostree.lint import lint_tree
+from ..tar.flatten import flatten_image
 from ..transports import open_image
 from ._output import print_json
 
@@ -15,8 +15,8 @@ __all__ = ["register"]
 
 def run(args: argparse.Namespace) -> int:
     """Lint one image; fail on errors (and on warnings with --strict)."""
-    image = open_image(args.image)
-    tree = scan_image(image, heads=True)
+    image = open_image(args.image, max_layer_size=args.max_layer_size)
+    tree = flatten_image(image, heads=True)
     try:
         findings = lint_tree(tree.entries)
     finally:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..atomic import write_file_atomic
+from .._fs import write_file_atomic
+from ..coreos.machineconfig import DEFAULT_POOL, render_machineconfig
 from ..errors import InvalidReference
-from ..machineconfig import DEFAULT_POOL, render_machineconfig
 from ..registry.reference import DOCKER_PREFIX, RegistryReference, parse_registry_reference
 from ._machineconfig import add_pool_and_name_flags
 from ._output import print_json

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..rebase_fixup import rebase_content
+from ..recipes.rebase import rebase_content
 from ..transports import open_image, parse_reference
 from ._registry import add_platform_flag, add_registry_flags, registry_options
 from ._save import add_layer_options, print_notes, save_and_report, verify_while_reading
@@ -16,7 +16,12 @@ def run(args: argparse.Namespace) -> int:
     """Rebase one image and print the new manifest digest."""
     options = registry_options(args)
     derived, old, new = (
-        open_image(reference, platform=args.platform, registry=options)
+        open_image(
+            reference,
+            platform=args.platform,
+            registry=options,
+            max_layer_size=args.max_layer_size,
+        )
         for reference in (args.derived, args.old_base, args.new_base)
     )
     result = rebase_content(
@@ -33,13 +38,13 @@ def run(args: argparse.Namespace) -> int:
     extra = {
         "layers": {"added": len(result.image.layers) - len(new.layers)},
         "packages": list(result.packages),
-        "fixed": list(result.fixed),
-        "removed": list(result.removed),
+        "fixed": list(result.rewritten),
+        "removed": list(result.deleted),
         "warnings": list(result.warnings),
         "notes": list(result.notes),
     }
     save_and_report(
-        result.image,
+        result,
         args,
         verb="rebase",
         destination=args.destination,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..release import ReleaseComponent, read_release
+from ..coreos.release import ReleaseComponent, read_release
 from ..transports import open_image
 from ._output import print_json
 from ._registry import add_platform_flag, add_registry_flags, registry_options
@@ -20,7 +20,12 @@ def _component(component: ReleaseComponent) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Print one component's pull spec (``--image-for``) or every component."""
-    image = open_image(args.release, platform=args.platform, registry=registry_options(args))
+    image = open_image(
+        args.release,
+        platform=args.platform,
+        registry=registry_options(args),
+        max_layer_size=args.max_layer_size,
+    )
     payload = read_release(image)
     about = {
         "release": args.release,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..bundle import repack_bundle
 from ..mutate import HistoryEntry
+from ..recipes.bundle import repack_bundle
 from ._save import add_layer_options, save_and_report, warn
 
 __all__ = ["register"]
@@ -19,15 +19,17 @@ def run(args: argparse.Namespace) -> int:
         compression=args.compression,
         history=HistoryEntry(created_by=args.created_by),
         warn=warn(args),
+        max_layer_size=args.max_layer_size,
     )
     changes = result.changes
+    assert changes is not None  # a repack always compares
     if not args.quiet:
         print(
             f"repack: {changes.added} added, {changes.changed} changed, {changes.deleted} deleted",
             file=sys.stderr,
         )
     save_and_report(
-        result.image,
+        result,
         args,
         verb="repack",
         destination=args.destination,

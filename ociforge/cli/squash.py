@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..mutate import HistoryEntry
-from ..squash import squash_image
+from ..recipes.squash import squash_image
 from ..transports import open_image
 from ._save import add_layer_options, save_and_report
 
@@ -14,14 +14,14 @@ __all__ = ["register"]
 
 def run(args: argparse.Namespace) -> int:
     """Squash one image and print the new manifest digest."""
-    image = open_image(args.source)
+    image = open_image(args.source, max_layer_size=args.max_layer_size)
     squashed = squash_image(
         image,
         base=args.base,
         compression=args.compression,
         history=HistoryEntry(created_by=args.created_by),
     )
-    extra = {"layers": {"before": len(image.layers), "after": len(squashed.layers)}}
+    extra = {"layers": {"before": len(image.layers), "after": len(squashed.image.layers)}}
     save_and_report(squashed, args, verb="squash", destination=args.destination, extra=extra)
     return 0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..bundle import unpack_reference
+from ..recipes.bundle import unpack_reference
 from ._output import print_json
 from ._save import warn
 
@@ -19,6 +19,7 @@ def run(args: argparse.Namespace) -> int:
         rootless=args.rootless,
         rootless_xattr=args.rootless_xattr,
         warn=warn(args),
+        max_layer_size=args.max_layer_size,
     )
     if args.json:
         print_json(

@@ -15,7 +15,12 @@ __all__ = ["register"]
 
 def run(args: argparse.Namespace) -> int:
     """Verify one image."""
-    image = open_image(args.image, platform=args.platform, registry=registry_options(args))
+    image = open_image(
+        args.image,
+        platform=args.platform,
+        registry=registry_options(args),
+        max_layer_size=args.max_layer_size,
+    )
     tty = sys.stderr.isatty() and not args.quiet
 
     def on_layer(i: int, n: int) -> None:

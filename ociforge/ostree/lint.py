@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from .tree import TreeEntry
+from ..tar.tree import TreeEntry
 
 __all__ = ["API_DIRECTORIES", "Finding", "lint_new_layer", "lint_tree"]
 

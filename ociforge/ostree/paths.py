@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from ..errors import PolicyError
-from .tree import TreeView, normalize
+from ..tar.tree import TreeView, normalize
 
 __all__ = ["Placement", "place"]
 

@@ -20,8 +20,8 @@ from ..errors import DigestMismatch, RegistryError, SizeMismatch
 from ..streams import CHUNK_SIZE
 
 if TYPE_CHECKING:
-    from ..blobs import FileRange
     from ..spec import Descriptor
+    from ..streams import FileRange
 
 __all__ = ["BlobBody", "Cancelled", "FileFeed", "ReaderFeed"]
 

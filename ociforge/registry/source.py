@@ -11,12 +11,12 @@ import io
 from contextlib import AbstractContextManager, nullcontext
 from typing import IO, TYPE_CHECKING, cast
 
-from ..blobs import FileRange
+from .._env import host_platform
 from ..digest import Digest
 from ..errors import SizeMismatch, TransportError
 from ..image import Image, resolve_image
 from ..spec import parse_manifest_or_index
-from ..streams import CHUNK_SIZE, VerifyingReader
+from ..streams import CHUNK_SIZE, FileRange, VerifyingReader
 from . import protocol as proto
 from .client import RegistryClient
 from .options import RegistryOptions
@@ -190,7 +190,7 @@ def open_remote_image(
         fetch=fetch,
         source=source,
         what=f"docker://{reference}",
-        platform=platform,
+        platform=platform or host_platform(),
         media_type=media_type,
     )
     # The config was read (and verified) to build the image; serve it from memory from now on.

@@ -10,20 +10,27 @@ of it succeeds: the caller commits the layer only after :func:`inject_rpms` retu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import IO, Final, Protocol
 
-from ..accounts import GROUP_FILES, PASSWD_FILES, Accounts, SysusersEntry, decode_sysusers_provide
+from .._env import build_time
 from ..errors import PolicyError, UnsupportedError
-from ..flatten import BaseTree
-from ..mutate import reproducible_time
+from ..ostree.accounts import (
+    GROUP_FILES,
+    PASSWD_FILES,
+    Accounts,
+    SysusersEntry,
+    decode_sysusers_provide,
+)
 from ..ostree.paths import Placement, place
-from ..ostree.tree import normalize
-from ..streams import Readable
+from ..streams import Opener, Readable
+from ..tar.flatten import FlatTree
 from ..tar.header import DIR, LNK, REG, SYM, TarHeader
+from ..tar.tree import normalize
 from .caps import XATTR, encode_caps
 from .files import RpmFile, file_list
 from .installed import InstallInfo, installed_header, transaction_color
@@ -35,9 +42,17 @@ from .scriptlets import plan_scriptlets
 from .signature import PublicKey
 from .tags import FileState, Tag
 
-__all__ = ["BASE_FILES", "EntrySink", "InjectOptions", "InjectReport", "find_rpmdb", "inject_rpms"]
+__all__ = [
+    "BASE_FILES",
+    "EntrySink",
+    "InjectOptions",
+    "InjectReport",
+    "RpmSource",
+    "find_rpmdb",
+    "inject_rpms",
+]
 
-#: Files of the base image the recipe reads (see :func:`~ociforge.flatten.scan_image`).
+#: Files of the base image the recipe reads (see :func:`~ociforge.flatten.flatten_image`).
 BASE_FILES: Final = (
     *PASSWD_FILES,
     *GROUP_FILES,
@@ -49,6 +64,9 @@ BASE_FILES: Final = (
     "/usr/lib/sysimage/rpm/*",
 )
 _SETID: Final = stat.S_ISUID | stat.S_ISGID
+
+#: A package to install: a local path, or a name for messages and an opener of its bytes.
+RpmSource = str | os.PathLike[str] | tuple[str, Opener]
 
 
 class EntrySink(Protocol):
@@ -84,13 +102,12 @@ class InjectReport:
     packages: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    layer_paths: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True)
 class _Plan:
     package: RpmPackage
-    path: str
+    stream: IO[bytes]  # positioned at the payload
     accounts: list[SysusersEntry]
     tmpfiles: list[str] = field(default_factory=list)
     states: list[FileState] = field(default_factory=list)
@@ -99,16 +116,28 @@ class _Plan:
 def _install_time(options: InjectOptions) -> int:
     if options.install_time is not None:
         return options.install_time
-    return int(reproducible_time().timestamp())
+    return int(build_time().timestamp())
 
 
-def _open_packages(paths: Sequence[str], options: InjectOptions) -> list[_Plan]:
+def _open(source: RpmSource) -> tuple[str, IO[bytes]]:
+    if isinstance(source, tuple):
+        name, opener = source
+        return name, opener()
+    path = os.fspath(source)
+    return path, open(path, "rb")
+
+
+def _open_packages(
+    sources: Sequence[RpmSource], options: InjectOptions, stack: contextlib.ExitStack
+) -> list[_Plan]:
+    """Read and check every package's headers; each stays open, positioned at its payload."""
     plans = []
-    for path in paths:
-        with open(path, "rb") as fh:
-            package = read_package(
-                fh, what=path, keys=options.keys, require_signatures=options.require_signatures
-            )
+    for source in sources:
+        path, stream = _open(source)
+        stack.callback(stream.close)
+        package = read_package(
+            stream, what=path, keys=options.keys, require_signatures=options.require_signatures
+        )
         reason = kernel_reason(package)
         if reason and not options.allow_kernel:
             raise PolicyError(
@@ -126,7 +155,7 @@ def _open_packages(paths: Sequence[str], options: InjectOptions) -> list[_Plan]:
             entry = decode_sysusers_provide(name, version, what=path)
             if entry is not None:
                 accounts.append(entry)
-        plans.append(_Plan(package, path, accounts))
+        plans.append(_Plan(package, stream, accounts))
     return plans
 
 
@@ -139,7 +168,7 @@ def _tmpfiles_line(file: RpmFile, path: str, user: str, group: str) -> str:
 
 
 class _Injector:
-    def __init__(self, base: BaseTree, sink: EntrySink, options: InjectOptions) -> None:
+    def __init__(self, base: FlatTree, sink: EntrySink, options: InjectOptions) -> None:
         self.base = base
         self.sink = sink
         self.options = options
@@ -173,7 +202,6 @@ class _Injector:
         # already reproducible), so the rpmdb and `rpm -V` agree with the tree.
         self.sink.add_entry(header, data, clamp_mtime=False)
         self.placed[path] = DIR if header.is_dir else what
-        self.report.layer_paths.add(path)
 
     def install(self, plan: _Plan) -> None:
         package = plan.package
@@ -203,35 +231,34 @@ class _Injector:
             elif placement.how == "dropped":
                 states[f.index] = FileState.NOTINSTALLED
         by_path = {f.path: f for f in package.files}
-        with open(plan.path, "rb") as fh:
-            fh.seek(package.payload_offset)
-            for item in iter_payload(package, fh):
-                f = item.file
-                placement = placements[f.index]
-                if placement.how != "layer":
-                    continue
-                uid, gid, mode = self.owner(f, what)
-                name = placement.path.lstrip("/")
-                proto = TarHeader(name, REG, mode=mode, uid=uid, gid=gid, mtime=f.mtime)
-                if item.link:
-                    target = placements[by_path[item.link].index]
-                    if target.how != "layer":
-                        raise UnsupportedError(f"{what}: hard link {f.path} to content not kept")
-                    link = target.path.lstrip("/")
-                    self.add(proto.evolve(type=LNK, linkname=link), None, what)
-                elif f.is_dir:
-                    self.add(proto.evolve(type=DIR), None, what)
-                elif f.is_symlink:
-                    self.add(proto.evolve(type=SYM, linkname=f.linkto, mode=0o777), None, what)
-                elif f.is_regular:
-                    xattrs = {}
-                    if f.caps and (value := encode_caps(f.caps, what=f"{what}: {f.path}")):
-                        xattrs[XATTR] = value
-                    self.add(proto.evolve(size=f.size, xattrs=xattrs), item.data, what)
-                else:
-                    raise UnsupportedError(
-                        f"{what}: {f.path} is a device or FIFO, which ostree cannot import"
-                    )
+        # The stream is where _open_packages left it: at the payload.
+        for item in iter_payload(package, plan.stream):
+            f = item.file
+            placement = placements[f.index]
+            if placement.how != "layer":
+                continue
+            uid, gid, mode = self.owner(f, what)
+            name = placement.path.lstrip("/")
+            proto = TarHeader(name, REG, mode=mode, uid=uid, gid=gid, mtime=f.mtime)
+            if item.link:
+                target = placements[by_path[item.link].index]
+                if target.how != "layer":
+                    raise UnsupportedError(f"{what}: hard link {f.path} to content not kept")
+                link = target.path.lstrip("/")
+                self.add(proto.evolve(type=LNK, linkname=link), None, what)
+            elif f.is_dir:
+                self.add(proto.evolve(type=DIR), None, what)
+            elif f.is_symlink:
+                self.add(proto.evolve(type=SYM, linkname=f.linkto, mode=0o777), None, what)
+            elif f.is_regular:
+                xattrs = {}
+                if f.caps and (value := encode_caps(f.caps, what=f"{what}: {f.path}")):
+                    xattrs[XATTR] = value
+                self.add(proto.evolve(size=f.size, xattrs=xattrs), item.data, what)
+            else:
+                raise UnsupportedError(
+                    f"{what}: {f.path} is a device or FIFO, which ostree cannot import"
+                )
         plan.states = states
 
     def write_bytes(self, path: str, data: bytes | str, *, mode: int = 0o644) -> None:
@@ -246,7 +273,7 @@ class _Injector:
         self.add(header, data, "ociforge")
 
 
-def find_rpmdb(base: BaseTree) -> tuple[str, bytes | None]:
+def find_rpmdb(base: FlatTree) -> tuple[str, bytes | None]:
     """The directory of the image's rpmdb (symlinks resolved) and its ``rpmdb.sqlite``, if any."""
     for directory in DB_DIRECTORIES:
         real = base.resolve(directory)
@@ -264,7 +291,7 @@ def find_rpmdb(base: BaseTree) -> tuple[str, bytes | None]:
     return DB_DIRECTORIES[0], None
 
 
-def _gone(old: RpmFile, base: BaseTree, keep: set[str]) -> bool:
+def _gone(old: RpmFile, base: FlatTree, keep: set[str]) -> bool:
     """Whether a file of a replaced package should be whited out (no other owner, present)."""
     if old.is_dir or old.is_ghost or normalize(old.path) in keep:
         return False
@@ -281,7 +308,7 @@ def _unrun_triggers(triggers: list[tuple[str, str, str]], paths: set[str]) -> li
     return notes
 
 
-def _account_files(base: BaseTree, passwd: list[str], group: list[str]) -> dict[str, bytes]:
+def _account_files(base: FlatTree, passwd: list[str], group: list[str]) -> dict[str, bytes]:
     """The account files with new entries appended (shadow files only if the base has them)."""
     out = {}
     for path, lines, template in (
@@ -307,20 +334,33 @@ def _account_files(base: BaseTree, passwd: list[str], group: list[str]) -> dict[
 
 
 def inject_rpms(
-    base: BaseTree,
-    rpm_paths: Sequence[str | os.PathLike[str]],
+    base: FlatTree,
+    rpms: Sequence[RpmSource],
     sink: EntrySink,
     *,
     options: InjectOptions | None = None,
     architecture: str = "x86_64",
 ) -> InjectReport:
-    """Add ``rpm_paths`` to ``sink`` as one layer over ``base``; return what was done.
+    """Add ``rpms`` to ``sink`` as one layer over ``base``; return what was done.
 
-    Raises before writing anything when a package fails its checks or the policy; payload
-    digests are verified while streaming, so the sink must be discarded if this raises.
+    Each package is opened once: its headers are read and checked first (all of them, before
+    anything is written), its payload streamed later. Raises before writing anything when a
+    package fails its checks or the policy; payload digests are verified while streaming, so
+    the sink must be discarded if this raises.
     """
-    options = options or InjectOptions()
-    plans = _open_packages([os.fspath(p) for p in rpm_paths], options)
+    with contextlib.ExitStack() as stack:
+        return _inject(base, rpms, sink, options or InjectOptions(), architecture, stack)
+
+
+def _inject(
+    base: FlatTree,
+    rpms: Sequence[RpmSource],
+    sink: EntrySink,
+    options: InjectOptions,
+    architecture: str,
+    stack: contextlib.ExitStack,
+) -> InjectReport:
+    plans = _open_packages(rpms, options, stack)
     names = [p.package.name for p in plans]
     if len(set(names)) != len(names):
         raise PolicyError("the same package name is given twice")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from ..errors import PolicyError
-from ..ostree.tree import normalize
+from ..tar.tree import normalize
 from .evr import Dependency, Sense, dependencies, package_evr, ranges_overlap
 from .files import file_list
 from .rpmdb import InstalledPackage

@@ -20,8 +20,8 @@ import shlex
 from dataclasses import dataclass
 from typing import Final
 
-from ..accounts import SysusersEntry
 from ..errors import PolicyError
+from ..ostree.accounts import SysusersEntry
 from .header import Header
 from .tags import Tag
 

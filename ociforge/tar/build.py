@@ -10,29 +10,29 @@ as needed, numeric ids with empty user and group names, mtimes clamped to
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
-import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import EllipsisType
-from typing import IO, TYPE_CHECKING, Final
+from typing import IO, Final
 
-from ..errors import NotFound, PathConflict, TarError, UnsafePath, UnsupportedError
-from ..layer import SpooledLayerWriter
-from ..mutate import source_date_epoch as _environment_epoch
+from .. import mediatypes as mt
+from .._env import source_date_epoch as _environment_epoch
+from ..blobs import FileBlobSource
+from ..compression import LayerDigests, LayerWriter
+from ..errors import PathConflict, TarError, UnsafePath
+from ..layer import Layer
+from ..spec import Descriptor
 from ..streams import CHUNK_SIZE, Opener, Readable, Writable
 from .header import BLK, CHR, DIR, FIFO, LNK, REG, SYM, TarHeader, encode_header, end_of_archive
 from .header import padding as _padding
+from .local import local_file, local_tree
 from .names import Parts, entry_name, join, sort_key, split_image_path, split_member_name
+from .tree import HEAD_BYTES
 from .whiteout import classify, opaque_parts, whiteout_parts
 
-if TYPE_CHECKING:
-    from .. import mediatypes as mt
-    from ..layer import Layer
-
-__all__ = ["EntryData", "LayerBuilder"]
+__all__ = ["BuiltEntry", "EntryData", "LayerBuilder", "SpooledLayerWriter"]
 
 #: What :meth:`LayerBuilder.add_entry` accepts as a member's data: bytes, a reader (spooled at
 #: once) or an opener (called when the layer is built).
@@ -43,8 +43,14 @@ _FLUSH_AT: Final = CHUNK_SIZE
 
 
 @dataclass(frozen=True, slots=True)
-class _LocalFile:
-    path: str
+class BuiltEntry:
+    """One member as :meth:`LayerBuilder.build` wrote it, and the first bytes of its data.
+
+    The builder keeps these so a recipe can lint the new layer without decompressing it.
+    """
+
+    header: TarHeader
+    head: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +63,7 @@ class _Deferred:
     opener: Opener
 
 
-_Data = bytes | _LocalFile | _Spooled | _Deferred | None
+_Data = bytes | _Spooled | _Deferred | None
 
 
 @dataclass(slots=True)
@@ -112,6 +118,7 @@ class LayerBuilder:
         self._items: dict[Parts, _Item] = {}
         self._parents = parents
         self._built = False
+        self._written: list[BuiltEntry] = []
 
     # -- adding ------------------------------------------------------------------------------
 
@@ -354,18 +361,11 @@ class LayerBuilder:
         Mode and mtime default to the local file's; the owner defaults to root, because the
         local owner means nothing inside the image. The data is read only by :meth:`build`.
         """
-        path = os.fspath(local)
-        st = _stat(path, follow=True)
-        if stat.S_ISDIR(st.st_mode):
-            raise PathConflict(f"{path}: is a directory (add it as a tree)")
-        if not stat.S_ISREG(st.st_mode):
-            raise UnsupportedError(f"{path}: not a regular file")
         parts = split_image_path(image_path)
-        perm = stat.S_IMODE(st.st_mode) if mode is None else mode
-        when = int(st.st_mtime) if mtime is None else mtime
-        header = self._header(parts, REG, perm, uid, gid, when, xattrs, size=st.st_size)
-        data = _LocalFile(path) if st.st_size else None
-        self._put(parts, _Item(header, data), path, replace=replace)
+        header, data = local_file(
+            os.fspath(local), parts, mode=mode, uid=uid, gid=gid, mtime=mtime, xattrs=xattrs
+        )
+        self._add_local(header, data, os.fspath(local), replace=replace)
 
     def add_tree(
         self,
@@ -385,77 +385,25 @@ class LayerBuilder:
         file contents are streamed by :meth:`build`.
         """
         root = os.fspath(local)
-        st = _stat(root, follow=True)
-        if not stat.S_ISDIR(st.st_mode):
-            raise PathConflict(f"{root}: is not a directory")
-        base = split_image_path(image_path)
-        self.add_directory(
-            join(base) or "/",
-            mode=stat.S_IMODE(st.st_mode) if dir_mode is None else dir_mode,
+        entries = local_tree(
+            root,
+            split_image_path(image_path),
             uid=uid,
             gid=gid,
-            mtime=int(st.st_mtime),
+            file_mode=file_mode,
+            dir_mode=dir_mode,
         )
-        inodes: dict[tuple[int, int], Parts] = {}
-        for local_path, rel, entry_st in _walk(root):
-            parts = (*base, *rel)
-            self._add_local(
-                local_path,
-                parts,
-                entry_st,
-                inodes,
-                uid=uid,
-                gid=gid,
-                file_mode=file_mode,
-                dir_mode=dir_mode,
-                replace=replace,
-            )
+        for header, data in entries:
+            self._add_local(header, data, root, replace=replace and not header.is_dir)
 
     def _add_local(
-        self,
-        local_path: str,
-        parts: Parts,
-        st: os.stat_result,
-        inodes: dict[tuple[int, int], Parts],
-        *,
-        uid: int,
-        gid: int,
-        file_mode: int | None,
-        dir_mode: int | None,
-        replace: bool,
+        self, header: TarHeader, data: Opener | None, origin: str, *, replace: bool
     ) -> None:
-        fmt = stat.S_IFMT(st.st_mode)
-        perm = stat.S_IMODE(st.st_mode)
-        common = {"uid": uid, "gid": gid, "mtime": self._clamp(int(st.st_mtime))}
-        name = join(parts)
-        if fmt == stat.S_IFDIR:
-            header = TarHeader(name, type=DIR, mode=perm if dir_mode is None else dir_mode)
-            self._put(parts, _Item(header.evolve(**common)), local_path, replace=False)
-            return
-        if fmt != stat.S_IFLNK and st.st_nlink > 1:
-            key = (st.st_dev, st.st_ino)
-            first = inodes.setdefault(key, parts)
-            if first != parts:
-                header = TarHeader(name, type=LNK, linkname=join(first))
-                self._put(parts, _Item(header, link=first), local_path, replace=replace)
-                return
-        if fmt == stat.S_IFREG:
-            mode = perm if file_mode is None else file_mode
-            header = TarHeader(name, type=REG, mode=mode, size=st.st_size).evolve(**common)
-            data = _LocalFile(local_path) if st.st_size else None
-            self._put(parts, _Item(header, data), local_path, replace=replace)
-        elif fmt == stat.S_IFLNK:
-            header = TarHeader(name, type=SYM, mode=0o777, linkname=os.readlink(local_path))
-            self._put(parts, _Item(header.evolve(**common)), local_path, replace=replace)
-        elif fmt in (stat.S_IFCHR, stat.S_IFBLK, stat.S_IFIFO):
-            kind = {stat.S_IFCHR: CHR, stat.S_IFBLK: BLK, stat.S_IFIFO: FIFO}[fmt]
-            devices = {}
-            if kind != FIFO:
-                devices = {"devmajor": os.major(st.st_rdev), "devminor": os.minor(st.st_rdev)}
-            header = TarHeader(name, type=kind, mode=perm).evolve(**common, **devices)
-            self._put(parts, _Item(header), local_path, replace=replace)
-        else:
-            raise UnsupportedError(f"{local_path}: sockets cannot be stored in a layer")
+        parts = split_member_name(header.name) if header.name else ()
+        link = split_member_name(header.linkname) if header.is_hardlink else None
+        clean = header.evolve(mtime=self._clamp(header.mtime))
+        stored: _Data = _Deferred(data) if data is not None else None
+        self._put(parts, _Item(clean, stored, link=link), origin, replace=replace)
 
     # -- building ----------------------------------------------------------------------------
 
@@ -486,6 +434,12 @@ class LayerBuilder:
         finally:
             self.close()
 
+    def built_entries(self) -> tuple[BuiltEntry, ...]:
+        """Every member of the built layer in tar order (hard links resolved), with heads."""
+        if not self._built:
+            raise TarError("LayerBuilder: the layer is not built yet")
+        return tuple(self._written)
+
     def close(self) -> None:
         """Drop the spool file (also done by :meth:`build`)."""
         if self._spool is not None:
@@ -500,8 +454,11 @@ class LayerBuilder:
             header = headers[parts]
             item = primaries.get(parts, self._items[parts])
             buffer += encode_header(header.evolve(name=entry_name(parts, directory=header.is_dir)))
+            head = b""
             if header.is_file and header.size:
                 for chunk in self._chunks(item, header):
+                    if len(head) < HEAD_BYTES:
+                        head += chunk[: HEAD_BYTES - len(head)]
                     if len(chunk) >= _FLUSH_AT:
                         total += _flush(sink, buffer)
                         sink.write(chunk)
@@ -509,6 +466,7 @@ class LayerBuilder:
                     else:
                         buffer += chunk
                 buffer += b"\0" * _padding(header.size)
+            self._written.append(BuiltEntry(header, head))
             if len(buffer) >= _FLUSH_AT:
                 total += _flush(sink, buffer)
         buffer += end_of_archive()
@@ -592,16 +550,8 @@ class LayerBuilder:
 
     @contextlib.contextmanager
     def _open(self, data: _Data, what: str) -> Iterator[Readable]:
-        if isinstance(data, _Deferred):
-            with data.opener() as reader:
-                yield reader
-            return
-        assert isinstance(data, _LocalFile)
-        try:
-            fd = os.open(data.path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise NotFound(f"{data.path}: disappeared before the layer was built") from None
-        with os.fdopen(fd, "rb", buffering=0) as reader:
+        assert isinstance(data, _Deferred), what
+        with data.opener() as reader:
             yield reader
 
 
@@ -611,31 +561,6 @@ def _flush(sink: Writable, buffer: bytearray) -> int:
         sink.write(bytes(buffer))
         buffer.clear()
     return n
-
-
-def _stat(path: str, *, follow: bool) -> os.stat_result:
-    try:
-        return os.stat(path, follow_symlinks=follow)
-    except FileNotFoundError:
-        raise NotFound(f"{path}: no such file or directory") from None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise UnsupportedError(f"{path}: too many levels of symbolic links") from None
-        raise
-
-
-def _walk(root: str) -> Iterator[tuple[str, Parts, os.stat_result]]:
-    """Every entry below ``root`` with its relative parts and lstat, never following links."""
-    stack: list[tuple[str, Parts]] = [(root, ())]
-    while stack:
-        directory, rel = stack.pop()
-        with os.scandir(directory) as entries:
-            for entry in entries:
-                st = entry.stat(follow_symlinks=False)
-                parts = (*rel, entry.name)
-                yield entry.path, parts, st
-                if stat.S_ISDIR(st.st_mode):
-                    stack.append((entry.path, parts))
 
 
 def _kind(header: TarHeader) -> str:
@@ -651,3 +576,49 @@ def _kind(header: TarHeader) -> str:
 
 def _describe(item: _Item) -> str:
     return item.sources[0] if item.sources else "another entry"
+
+
+class SpooledLayerWriter:
+    """Write a tar stream in; get a :class:`~ociforge.layer.Layer` in an anonymous temp file.
+
+    Compression, both digests and the size come from the one pass through
+    :class:`~ociforge.compression.LayerWriter`; the spool file disappears with the layer.
+    """
+
+    def __init__(
+        self,
+        compression: mt.Compression = "gzip",
+        *,
+        level: int | None = None,
+        threads: int | None = None,
+        docker: bool = False,
+        annotations: Mapping[str, str] | None = None,
+        directory: str | None = None,
+    ) -> None:
+        self._file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - owned by the layer
+        self._writer = LayerWriter(self._file, compression, level=level, threads=threads)
+        self._media_type = mt.layer_media_type(compression, docker=docker)
+        self._annotations = dict(annotations or {})
+        self.digests: LayerDigests | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Add uncompressed tar bytes."""
+        return self._writer.write(data)
+
+    def finish(self) -> Layer:
+        """End the stream and return the layer."""
+        digests = self._writer.close()
+        self._file.flush()
+        self.digests = digests
+        descriptor = Descriptor(
+            self._media_type, digests.digest, digests.size, annotations=self._annotations
+        )
+        source = FileBlobSource(self._file, digests.digest, digests.size, name="new layer")
+        return Layer(descriptor, digests.diff_id, source)
+
+    def abort(self) -> None:
+        """Drop the partial layer."""
+        try:
+            self._writer.close()
+        finally:
+            self._file.close()

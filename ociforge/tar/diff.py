@@ -19,14 +19,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Final
 
+from .._fs import DIR_FLAGS, open_beneath
 from ..errors import UnsupportedError
 from ..streams import CHUNK_SIZE
-from .beneath import DIR_FLAGS, open_beneath
 from .build import LayerBuilder
 from .header import BLK, CHR, DIR, FIFO, LNK, REG, SYM, TarHeader
 from .names import Parts, join
-from .state import PathState, crc32
-from .unpack import ROOTLESS_XATTR, Warn, decode_rootless_owner
+from .state import ROOTLESS_XATTR, PathState, crc32, decode_rootless_owner
+from .unpack import Warn
 from .whiteout import is_whiteout_name
 
 __all__ = ["Changes", "TreeDiff"]

@@ -15,11 +15,22 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import IO, Any, Final
 
-from ..errors import FormatError
+from ..errors import FormatError, TarError
 from .header import DIR, LNK, REG, SYM
 
-__all__ = ["STATE_FORMAT", "PathState", "crc32", "dump_states", "load_states"]
+__all__ = [
+    "ROOTLESS_XATTR",
+    "STATE_FORMAT",
+    "PathState",
+    "crc32",
+    "decode_rootless_owner",
+    "dump_states",
+    "encode_rootless_owner",
+    "load_states",
+]
 
+#: The xattr umoci (and other rootless tools) keep a file's owner in when they cannot chown.
+ROOTLESS_XATTR: Final = "user.rootlesscontainers"
 #: Version tag written as the first line of a state file.
 STATE_FORMAT: Final = "ociforge-state/2"
 
@@ -153,3 +164,59 @@ def load_states(
             yield PathState.from_json(json.loads(line))
         except (ValueError, KeyError, TypeError, FormatError) as exc:
             raise FormatError(f"{what}: line {number}: {exc}") from None
+
+
+# -- the rootless owner codec (umoci's user.rootlesscontainers) --------------------------
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+#: rootlesscontainers-proto's "leave as is" id; for an unpacking user that means root.
+_NOOP_ID: Final = 0xFFFFFFFF
+
+
+def encode_rootless_owner(uid: int, gid: int) -> bytes:
+    """The ``user.rootlesscontainers`` value: protobuf ``Resource{uid=1, gid=2}``.
+
+    As umoci writes it: a root id is the no-op id (the unpacking user, who is root inside).
+    Nothing at all is stored for root:root.
+    """
+    if not (uid or gid):
+        return b""
+    return b"\x08" + _varint(uid or _NOOP_ID) + b"\x10" + _varint(gid or _NOOP_ID)
+
+
+def decode_rootless_owner(value: bytes) -> tuple[int, int]:
+    """Parse a ``user.rootlesscontainers`` value; absent and no-op ids mean root."""
+    fields = {1: 0, 2: 0}
+    pos = 0
+    while pos < len(value):
+        key, pos = _read_varint(value, pos)
+        if key & 7 != 0:
+            raise TarError(f"{ROOTLESS_XATTR}: unsupported protobuf wire type {key & 7}")
+        number, pos = _read_varint(value, pos)
+        fields[key >> 3] = 0 if number == _NOOP_ID else number
+    return fields[1], fields[2]
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise TarError(f"{ROOTLESS_XATTR}: truncated protobuf varint")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return result, pos

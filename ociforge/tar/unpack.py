@@ -21,92 +21,29 @@ import stat
 from collections.abc import Callable, Iterable, Mapping
 from typing import IO, TYPE_CHECKING, Final, cast
 
+from .._fs import DIR_FLAGS, open_beneath
 from ..errors import TarError, UnsafePath, UnsupportedError
 from ..prefetch import Prefetcher
 from ..streams import CHUNK_SIZE, Readable, write_all
-from .beneath import DIR_FLAGS, open_beneath
 from .header import BLK, CHR, DIR, FIFO, TarHeader
 from .names import Parts, join, split_member_name
 from .reader import MemberData, TarMember, iter_members, iter_verified
-from .state import PathState, crc32
+from .state import ROOTLESS_XATTR, PathState, crc32, encode_rootless_owner
 from .whiteout import Whiteout, classify
 
 if TYPE_CHECKING:
     from ..layer import Layer
 
-__all__ = [
-    "MAX_DEPTH",
-    "ROOTLESS_XATTR",
-    "TreeWriter",
-    "Warn",
-    "decode_rootless_owner",
-    "encode_rootless_owner",
-    "unpack_layers",
-]
+__all__ = ["MAX_DEPTH", "TreeWriter", "Warn", "unpack_layers"]
 
 #: Called with a one-line message for things skipped on purpose (device nodes when rootless).
 Warn = Callable[[str], None]
 
-#: The xattr umoci (and other rootless tools) keep a file's owner in when they cannot chown.
-ROOTLESS_XATTR: Final = "user.rootlesscontainers"
 #: Deepest path accepted; real images stay far below, and it bounds descriptors and recursion.
 MAX_DEPTH: Final = 256
 
 _NEW_FILE: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _XATTR_UNSUPPORTED: Final = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EACCES)
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-#: rootlesscontainers-proto's "leave as is" id; for an unpacking user that means root.
-_NOOP_ID: Final = 0xFFFFFFFF
-
-
-def encode_rootless_owner(uid: int, gid: int) -> bytes:
-    """The ``user.rootlesscontainers`` value: protobuf ``Resource{uid=1, gid=2}``.
-
-    As umoci writes it: a root id is the no-op id (the unpacking user, who is root inside).
-    Nothing at all is stored for root:root.
-    """
-    if not (uid or gid):
-        return b""
-    return b"\x08" + _varint(uid or _NOOP_ID) + b"\x10" + _varint(gid or _NOOP_ID)
-
-
-def decode_rootless_owner(value: bytes) -> tuple[int, int]:
-    """Parse a ``user.rootlesscontainers`` value; absent and no-op ids mean root."""
-    fields = {1: 0, 2: 0}
-    pos = 0
-    while pos < len(value):
-        key, pos = _read_varint(value, pos)
-        if key & 7 != 0:
-            raise TarError(f"{ROOTLESS_XATTR}: unsupported protobuf wire type {key & 7}")
-        number, pos = _read_varint(value, pos)
-        fields[key >> 3] = 0 if number == _NOOP_ID else number
-    return fields[1], fields[2]
-
-
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise TarError(f"{ROOTLESS_XATTR}: truncated protobuf varint")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return result, pos
 
 
 class TreeWriter:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ociforge.bundle import repack_bundle, unpack_reference
-from ociforge.copy import save_image
+from ociforge.recipes.bundle import repack_bundle, unpack_reference
+from ociforge.transports import save_image
 from tests.support import images
 from tests.support import layers as oracle
 from tests.support.images import directory, file, hardlink, symlink

@@ -5,8 +5,8 @@ import os
 from pathlib import Path
 
 from ociforge.archive import OciArchive
-from ociforge.copy import copy_image
 from ociforge.layout import OciLayout
+from ociforge.transports import copy_image
 from ociforge.validate import validate_image
 from tests.support import images
 from tests.support.cli import ociforge

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ociforge.ostree.lint import API_DIRECTORIES, lint_tree
-from ociforge.ostree.tree import TreeEntry
+from ociforge.tar.tree import TreeEntry
 
 GOOD = {d: TreeEntry("dir") for d in API_DIRECTORIES} | {"/var/run": TreeEntry("symlink", "../run")}
 

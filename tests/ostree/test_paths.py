@@ -6,7 +6,7 @@ import pytest
 
 from ociforge.errors import PolicyError
 from ociforge.ostree.paths import place
-from ociforge.ostree.tree import TreeEntry
+from ociforge.tar.tree import TreeEntry
 
 
 class View:

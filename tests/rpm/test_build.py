@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from ociforge.errors import RpmError
-from ociforge.rpm.build import PackageFile, build_rpm
 from ociforge.rpm.package import read_package
 from ociforge.rpm.tags import FileFlag
+from ociforge.samples.rpm import PackageFile, build_rpm
 from tests.support import rpmroot, rpms
 from tests.support.tools import need
 

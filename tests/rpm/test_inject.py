@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from ociforge.errors import PolicyError, SignatureError, UnsupportedError
-from ociforge.flatten import BaseTree, scan_image, wanted_paths
 from ociforge.rpm.inject import BASE_FILES, InjectOptions, InjectReport, inject_rpms
 from ociforge.rpm.package import read_package
 from ociforge.rpm.signature import load_keys
 from ociforge.tar.build import LayerBuilder
+from ociforge.tar.flatten import FlatTree, flatten_image, wanted_paths
 from ociforge.transports import open_image
 from tests.support import rpmroot, rpms
 from tests.support.tools import need, run
@@ -26,16 +26,16 @@ WHEN = 1700000000
 
 def build_base(
     tmp: Path, *, coreos: bool = True, installed: tuple[Path, ...] = ()
-) -> tuple[Path, BaseTree]:
+) -> tuple[Path, FlatTree]:
     root = rpmroot.make_root(tmp / "base", coreos=coreos)
     if installed:
         rpmroot.rpm_install(root, *installed)
     rpmroot.write_base_archive(root, tmp / "base.ociarchive")
     image = open_image(f"oci-archive:{tmp / 'base.ociarchive'}")
-    return root, scan_image(image, wanted=wanted_paths(BASE_FILES))
+    return root, flatten_image(image, wanted=wanted_paths(BASE_FILES))
 
 
-def inject(tree: BaseTree, packages: list[Path], **options: object) -> tuple[bytes, InjectReport]:
+def inject(tree: FlatTree, packages: list[Path], **options: object) -> tuple[bytes, InjectReport]:
     builder = LayerBuilder(compression="gzip")
     try:
         report = inject_rpms(
@@ -202,7 +202,7 @@ def test_override_replace_whiteouts_and_rpmdb(
         fh.write("tinyd:x:990:\n")
     rpmroot.rpm_install(base, old)
     rpmroot.write_base_archive(base, tmp_path / "base.ociarchive")
-    tree = scan_image(
+    tree = flatten_image(
         open_image(f"oci-archive:{tmp_path / 'base.ociarchive'}"), wanted=wanted_paths(BASE_FILES)
     )
     layer, report = inject(tree, [new])
@@ -302,7 +302,7 @@ def test_berkeley_db_base_is_refused(tmp_path: Path, tiny_rpms: dict[str, Path])
     root = rpmroot.make_root(tmp_path / "base")
     (root / "usr/share/rpm/Packages").write_bytes(b"\0" * 12 + (0x00061561).to_bytes(4, "little"))
     rpmroot.write_base_archive(root, tmp_path / "base.ociarchive")
-    tree = scan_image(
+    tree = flatten_image(
         open_image(f"oci-archive:{tmp_path / 'base.ociarchive'}"), wanted=wanted_paths(BASE_FILES)
     )
     with pytest.raises(UnsupportedError, match="Berkeley DB"):
@@ -353,7 +353,7 @@ def test_ostree_style_base_with_hardlinked_rpmdb(
     built = images.image([images.layer(entries)])
     images.write_archive(str(tmp_path / "base.ociarchive"), [(built, "")])
     image = open_image(f"oci-archive:{tmp_path / 'base.ociarchive'}")
-    tree = scan_image(image, wanted=wanted_paths(BASE_FILES), verify=False)
+    tree = flatten_image(image, wanted=wanted_paths(BASE_FILES), verify=False)
     assert tree.read("/usr/share/rpm/rpmdb.sqlite") == db
     layer, _report = inject(tree, [tiny_rpms["zstd"]])
     ours = tmp_path / "ours"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ociforge.accounts import SysusersEntry
 from ociforge.errors import PolicyError
+from ociforge.ostree.accounts import SysusersEntry
 from ociforge.rpm.package import read_package
 from ociforge.rpm.scriptlets import plan_scriptlets
 from tests.support import rpms

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import stat
 import tarfile
 from pathlib import Path
@@ -238,7 +239,7 @@ def test_whiteouts_sort_before_siblings() -> None:
 
 def test_same_digest_for_any_insertion_order_and_thread_count(tmp_path: Path) -> None:
     tree = make_tree(tmp_path / "tree")
-    (tree / "big").write_bytes(os.urandom(3 * 1024 * 1024 + 17))
+    (tree / "big").write_bytes(random.Random(17).randbytes(3 * 1024 * 1024 + 17))
 
     def build(threads: int, reverse: bool) -> str:
         builder = LayerBuilder(threads=threads, source_date_epoch=1_700_000_000)

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from ociforge.errors import DigestMismatch, TarError, UnsupportedError
-from ociforge.tar.state import PathState
-from ociforge.tar.unpack import (
+from ociforge.tar.state import (
     ROOTLESS_XATTR,
-    TreeWriter,
+    PathState,
     decode_rootless_owner,
     encode_rootless_owner,
 )
+from ociforge.tar.unpack import TreeWriter
 from tests.support import images
 from tests.support.images import directory, file, hardlink, symlink
 from tests.support.trees import read, snapshot

@@ -16,23 +16,23 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from . import mediatypes as mt
-from .archive import OciArchive
-from .blobs import BytesSource
-from .copy import save_image
-from .derive import FileAddition, append_content
-from .image import Image
-from .layer import Layer
-from .machineconfig import render_machineconfig
-from .registry.reference import parse_registry_reference
-from .rpm.build import PackageFile, build_rpm
-from .rpm.tags import FileFlag
-from .spec import Descriptor, ImageConfig, Manifest, encode_json
-from .tar.build import LayerBuilder
-from .validate import validate_image
+from .. import mediatypes as mt
+from ..archive import OciArchive
+from ..blobs import BytesSource
+from ..coreos.machineconfig import render_machineconfig
+from ..image import Image
+from ..layer import Layer
+from ..recipes.append import FileAddition, append_content
+from ..registry.reference import parse_registry_reference
+from ..rpm.tags import FileFlag
+from ..spec import Descriptor, ImageConfig, Manifest, encode_json
+from ..tar.build import LayerBuilder
+from ..transports import save_image
+from ..validate import validate_image
+from .rpm import PackageFile, build_rpm
 
 if TYPE_CHECKING:
-    from .registry.options import RegistryOptions
+    from ..registry.options import RegistryOptions
 
 __all__ = ["DemoStep", "run_demo", "sample_base_image", "sample_ignition", "sample_rpm"]
 
@@ -135,7 +135,7 @@ def sample_base_image(*, chunks: int = 6) -> Image:
         parsed_config,
         tuple(layers),
         name="sample base",
-        _config_source=BytesSource({parsed_config.digest: config}, name="sample base"),
+        config_source=BytesSource({parsed_config.digest: config}, name="sample base"),
     )
 
 
@@ -268,7 +268,7 @@ def run_demo(
             path=derived_path,
             digest=str(result.image.digest),
             layer=str(layer.digest),
-            packages=list(result.report.packages) if result.report else [],
+            packages=list(result.packages),
             lint=[str(f) for f in result.findings] or "clean",
         )
     with _timed(steps, "verify the derived archive (every digest and diff_id)", report) as d:

@@ -11,6 +11,7 @@ it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import posixpath
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -18,19 +19,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Final, cast
 
-from .compression import default_threads, open_decompressor
-from .image import Image
-from .layer import Layer
-from .ostree.tree import EntryKind, TreeEntry, normalize
-from .streams import CHUNK_SIZE, RangeReader, Readable
-from .tar.header import TarHeader
-from .tar.names import split_member_name
-from .tar.reader import iter_members
-from .tar.whiteout import classify
+from .._env import cpu_count
+from ..compression import open_decompressor
+from ..image import Image
+from ..layer import Layer
+from ..streams import CHUNK_SIZE, RangeReader, Readable
+from .header import TarHeader
+from .names import split_member_name
+from .reader import iter_members
+from .tree import HEAD_BYTES, EntryKind, TreeEntry, normalize
+from .whiteout import classify
 
-__all__ = ["BaseTree", "scan_image", "scan_layers", "wanted_paths"]
+__all__ = ["FlatTree", "flatten_image", "flatten_layers", "wanted_paths"]
 
-_HEAD: Final = 64
 _MAX_LINKS: Final = 40
 
 
@@ -75,7 +76,7 @@ def _open_layer(layer: Layer, verify: bool) -> Iterator[IO[bytes]]:
         else:
             raw = cast(IO[bytes], RangeReader(span.fd, span.offset, span.size))
         what = f"{layer.source.name}: layer {layer.digest}"
-        with open_decompressor(raw, layer.compression, what=what) as stream:
+        with open_decompressor(raw, layer.compression, limit=layer.max_size, what=what) as stream:
             yield stream
 
 
@@ -88,45 +89,84 @@ def _scan_layer(
     verify: bool = True,
 ) -> _LayerScan:
     scan = _LayerScan()
+    what = f"layer {layer.digest}"
     with _open_layer(layer, verify) as stream:
-        for member, data in iter_members(stream, what=f"layer {layer.digest}"):
+        for member, data in iter_members(stream, what=what):
             header = member.header
-            parts = split_member_name(header.name, what=f"layer {layer.digest}")
-            if not parts:
+            path = _record(scan, header, what)
+            if path is None or not header.is_file:
                 continue
-            path = "/" + "/".join(parts)
-            whiteout = classify(parts, what=f"layer {layer.digest}")
-            if whiteout is not None:
-                if whiteout.kind != "meta":
-                    target = "/" + "/".join(whiteout.target)
-                    scan.events.append((target, None, whiteout.kind == "opaque"))
-                continue
-            kind = _kind(header)
-            link = header.linkname
-            if kind == "hardlink":
-                link = normalize(link)
-                scan.links[path] = link
             head = b""
-            if kind == "file" and (wanted(path) or path in capture):
+            if wanted(path) or path in capture:
                 spool = _spool(data)
                 scan.contents[path] = spool
-                head = spool.read(_HEAD)
+                head = spool.read(HEAD_BYTES)
                 spool.seek(0)
-            elif kind == "file" and heads:
-                head = data.read(_HEAD)
-            entry = TreeEntry(
-                kind, link, header.mode, header.uid, header.gid, header.size, head, header.mtime
-            )
-            scan.events.append((path, entry, False))
+            elif heads:
+                head = data.read(HEAD_BYTES)
+            if head:
+                event_path, entry, opaque = scan.events[-1]
+                assert entry is not None
+                scan.events[-1] = (event_path, dataclasses.replace(entry, head=head), opaque)
     return scan
 
 
-class BaseTree:
-    """A flattened base image: :meth:`entry` for any path, :meth:`read` for the wanted files."""
+def _record(scan: _LayerScan, header: TarHeader, what: str) -> str | None:
+    """Add the event of one member to ``scan``; its path if it is an entry (not a whiteout)."""
+    parts = split_member_name(header.name, what=what)
+    if not parts:
+        return None
+    whiteout = classify(parts, what=what)
+    if whiteout is not None:
+        if whiteout.kind != "meta":
+            target = "/" + "/".join(whiteout.target)
+            scan.events.append((target, None, whiteout.kind == "opaque"))
+        return None
+    path = "/" + "/".join(parts)
+    kind = _kind(header)
+    link = header.linkname
+    if kind == "hardlink":
+        link = normalize(link)
+        scan.links[path] = link
+    entry = TreeEntry(
+        kind, link, header.mode, header.uid, header.gid, header.size, mtime=header.mtime
+    )
+    scan.events.append((path, entry, False))
+    return path
 
-    def __init__(self, entries: dict[str, TreeEntry], contents: dict[str, IO[bytes]]) -> None:
+
+class FlatTree:
+    """A flattened stack of layers: :meth:`entry` for any path, :meth:`read` for wanted files.
+
+    ``deleted`` and ``opaque`` remember what the layers whited out (paths, and directories
+    made opaque), so a tree of some layers alone can later be laid over another tree
+    (:meth:`over`) with the same result as flattening all of them together.
+    """
+
+    def __init__(
+        self,
+        entries: dict[str, TreeEntry],
+        contents: dict[str, IO[bytes]],
+        *,
+        deleted: set[str] | None = None,
+        opaque: set[str] | None = None,
+    ) -> None:
         self.entries = entries
         self._contents = contents
+        self.deleted = deleted if deleted is not None else set()
+        self.opaque = opaque if opaque is not None else set()
+
+    def over(self, lower: FlatTree) -> FlatTree:
+        """The entries of this tree's layers applied on top of ``lower`` (no contents kept)."""
+        entries = dict(lower.entries)
+        for directory in self.opaque | self.deleted:
+            prefix = directory.rstrip("/") + "/"
+            for path in [p for p in entries if p.startswith(prefix)]:
+                del entries[path]
+        for path in self.deleted:
+            entries.pop(path, None)
+        entries.update(self.entries)
+        return FlatTree(entries, {})
 
     def entry(self, path: str) -> TreeEntry | None:
         """The entry at ``path`` (hard links report their target's kind)."""
@@ -165,10 +205,29 @@ class BaseTree:
         return spool.read()
 
     def overlay(self, layer: Layer, *, heads: bool = True) -> set[str]:
-        """Apply one more layer on top (to lint the result); returns the paths it adds."""
-        scan = _scan_layer(layer, lambda _path: False, heads)
+        """Apply one more layer on top (read once, nothing kept); returns the paths it adds."""
+        return self._merge(_scan_layer(layer, lambda _path: False, heads))
+
+    def overlay_headers(
+        self, members: Iterable[tuple[TarHeader, bytes]], *, what: str = "new layer"
+    ) -> set[str]:
+        """Apply a layer given as its members' headers and first bytes (what a builder wrote).
+
+        The same rules as :meth:`overlay`, without reading any layer: a recipe lints the layer
+        it just built from what the builder already holds. Returns the paths it adds.
+        """
+        scan = _LayerScan()
+        for header, head in members:
+            path = _record(scan, header, what)
+            if path is not None and head:
+                event_path, entry, opaque = scan.events[-1]
+                assert entry is not None
+                scan.events[-1] = (event_path, dataclasses.replace(entry, head=head), opaque)
+        return self._merge(scan)
+
+    def _merge(self, scan: _LayerScan) -> set[str]:
         origin = dict.fromkeys(self.entries, -1)
-        for _link in _apply(self.entries, origin, self._contents, scan, 0):
+        for _link in _apply(self.entries, origin, self._contents, scan, 0, self):
             pass
         return {path for path, entry, _opaque in scan.events if entry is not None}
 
@@ -185,8 +244,12 @@ def _apply(
     contents: dict[str, IO[bytes]],
     scan: _LayerScan,
     index: int,
+    tree: FlatTree,
 ) -> Iterator[tuple[str, str]]:
-    """Merge one layer's events; yields wanted hard links (path, target) left to resolve."""
+    """Merge one layer's events; yields wanted hard links (path, target) left to resolve.
+
+    Whiteouts are also recorded in ``tree.deleted`` and ``tree.opaque``.
+    """
 
     def drop_below(directory: str, only_lower: bool) -> None:
         prefix = directory.rstrip("/") + "/"
@@ -201,8 +264,10 @@ def _apply(
     for path, entry, opaque in scan.events:
         if opaque:
             drop_below(path, only_lower=True)
+            tree.opaque.add(path)
             continue
         if entry is None:
+            tree.deleted.add(path)
             entries.pop(path, None)
             contents.pop(path, None)
             drop_below(path, only_lower=False)
@@ -222,15 +287,15 @@ def _apply(
             contents[path] = scan.contents[path]
 
 
-def scan_image(
+def flatten_image(
     image: Image,
     *,
     wanted: Callable[[str], bool] = lambda _path: False,
     heads: bool = False,
     threads: int | None = None,
     verify: bool = True,
-) -> BaseTree:
-    """Flatten ``image``'s layers into a :class:`BaseTree`.
+) -> FlatTree:
+    """Flatten ``image``'s layers into a :class:`FlatTree`.
 
     ``wanted(path)`` selects regular files whose content to keep (spooled, not in memory when
     large); ``heads`` keeps the first bytes of every file (for lint's key detection).
@@ -238,24 +303,24 @@ def scan_image(
     diff_id): only for a caller that writes the image to a sink which verifies every base blob
     before anything is committed, so nothing read here can reach an output unchecked.
     """
-    return scan_layers(image.layers, wanted=wanted, heads=heads, threads=threads, verify=verify)
+    return flatten_layers(image.layers, wanted=wanted, heads=heads, threads=threads, verify=verify)
 
 
-def scan_layers(
+def flatten_layers(
     layers: Sequence[Layer],
     *,
     wanted: Callable[[str], bool] = lambda _path: False,
     heads: bool = False,
     threads: int | None = None,
     verify: bool = True,
-) -> BaseTree:
-    """Flatten ``layers`` (bottom first) into a :class:`BaseTree`, as :func:`scan_image` does.
+) -> FlatTree:
+    """Flatten ``layers`` (bottom first) into a :class:`FlatTree`, as :func:`flatten_image` does.
 
     A whiteout removes only what the given layers hold: over no layers, the tree is just the
     paths these layers add.
     """
     layers = list(layers)
-    workers = max(1, min(threads or default_threads(), len(layers) or 1))
+    workers = max(1, min(threads or cpu_count(), len(layers) or 1))
     with ThreadPoolExecutor(workers) as pool:
         scans = list(
             pool.map(lambda layer: _scan_layer(layer, wanted, heads, verify=verify), layers)
@@ -263,9 +328,10 @@ def scan_layers(
     entries: dict[str, TreeEntry] = {}
     origin: dict[str, int] = {}
     contents: dict[str, IO[bytes]] = {}
+    tree = FlatTree(entries, contents)
     second: dict[int, dict[str, str]] = {}
     for index, scan in enumerate(scans):
-        for path, target in _apply(entries, origin, contents, scan, index):
+        for path, target in _apply(entries, origin, contents, scan, index, tree):
             if wanted(path) and path not in contents:
                 second.setdefault(index, {})[path] = target
     for index, links in second.items():
@@ -276,7 +342,7 @@ def scan_layers(
                 scan.contents[target].seek(0)
         for spool in scan.contents.values():
             spool.close()
-    return BaseTree(entries, contents)
+    return tree
 
 
 def wanted_paths(paths: Iterable[str]) -> Callable[[str], bool]:

@@ -1,17 +1,18 @@
-"""Restack the layers a derived image added on top of its old base onto a new base."""
+"""Restack the layers a derived image added on its old base onto a new base (metadata only)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import datetime as _dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import PolicyError
-from .image import Image
-from .layer import Layer
-from .mutate import append_layers, reproducible_time
+from ..errors import PolicyError
+from ..image import Image
+from ..layer import Layer
+from . import append_layers
 
-__all__ = ["RebasePlan", "plan_rebase", "rebase_image"]
+__all__ = ["RebasePlan", "plan_rebase", "rebase_image", "restack"]
 
 #: Label prefixes that describe the base's ostree content; the new base's values always win.
 _BASE_OWNED_PREFIXES = ("ostree.", "rpmostree.")
@@ -79,24 +80,13 @@ def plan_rebase(derived: Image, *, old_base: Image) -> RebasePlan:
     )
 
 
-def rebase_image(
-    derived: Image,
-    *,
-    old_base: Image,
-    new_base: Image,
-    checks: Sequence[Callable[[RebasePlan, Image], None]] = (),
-) -> Image:
-    """``new_base`` plus the layers ``derived`` added on top of ``old_base``.
+def restack(plan: RebasePlan, new_base: Image, *, created: _dt.datetime | None = None) -> Image:
+    """``new_base`` plus the layers ``plan`` carries, with their history, labels, annotations.
 
     The new base's config (and its ostree labels, version, …) is kept; labels and annotations
     the derived image added or changed are applied on top, except ``ostree.*`` keys, which
     describe the base content. Added layers are carried as they are: no blob is opened.
-    ``checks`` run on the plan before anything is built (e.g. re-checking added packages
-    against the new base's rpmdb) and raise to refuse.
     """
-    plan = plan_rebase(derived, old_base=old_base)
-    for check in checks:
-        check(plan, new_base)
     if not plan.added:
         return new_base
     return append_layers(
@@ -105,5 +95,16 @@ def rebase_image(
         history_records=plan.history if plan.history else None,
         labels=plan.labels or None,
         annotations=plan.annotations or None,
-        created=reproducible_time(),
+        created=created,
     )
+
+
+def rebase_image(
+    derived: Image, *, old_base: Image, new_base: Image, created: _dt.datetime | None = None
+) -> Image:
+    """``new_base`` plus the layers ``derived`` added on top of ``old_base`` (:func:`restack`).
+
+    Only metadata changes; for a rebase that also fixes the copies of base files the added
+    layers carry (rpmdb, accounts), use :func:`ociforge.recipes.rebase.rebase_content`.
+    """
+    return restack(plan_rebase(derived, old_base=old_base), new_base, created=created)

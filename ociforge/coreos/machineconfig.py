@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from .digest import Digest
-from .errors import InvalidDigest, InvalidReference
+from ..digest import Digest
+from ..errors import InvalidDigest, InvalidReference
 
 __all__ = [
     "DEFAULT_POOL",

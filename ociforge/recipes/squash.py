@@ -8,17 +8,20 @@ copy the data of the survivors, which is spooled to disk so the new layer can be
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Iterator
 
-from . import mediatypes as mt
-from .errors import OciforgeError, PolicyError
-from .image import Image
-from .layer import Layer
-from .mutate import HistoryEntry, append_layers, keep_layers
-from .tar.build import LayerBuilder
-from .tar.names import join
-from .tar.overlay import Member, Overlay
-from .tar.reader import MemberData, TarMember, iter_verified
+from .. import mediatypes as mt
+from .._env import build_time
+from ..errors import PolicyError
+from ..image import Image
+from ..layer import Layer
+from ..mutate import HistoryEntry, append_layers, keep_layers
+from ..tar.build import LayerBuilder
+from ..tar.names import join
+from ..tar.overlay import Member, Overlay
+from ..tar.reader import MemberData, TarMember, iter_verified
+from . import Derived
 
 __all__ = ["ostree_base", "squash_image"]
 
@@ -42,18 +45,20 @@ def squash_image(
     base: int | None = None,
     compression: mt.Compression = "gzip",
     history: HistoryEntry | None = None,
-) -> Image:
+    created: _dt.datetime | None = None,
+) -> Derived:
     """``image`` with every layer above the bottom ``base`` folded into one.
 
     ``base`` defaults to the ostree part of the image (``ostree.final-diffid``), or 0; folding
     ostree content layers is refused, since their diff_ids identify the ostree commit. With
-    fewer than two layers above the base there is nothing to fold and ``image`` is returned.
+    fewer than two layers above the base there is nothing to fold and ``image`` is returned
+    unchanged (with no new layer). ``created`` defaults to ``SOURCE_DATE_EPOCH`` or now.
     """
     layers = image.layers
     ostree = ostree_base(image)
     base = ostree if base is None else base
     if not 0 <= base <= len(layers):
-        raise OciforgeError(f"{image.name}: --base {base} but the image has {len(layers)} layers")
+        raise PolicyError(f"{image.name}: --base {base} but the image has {len(layers)} layers")
     if base < ostree:
         raise PolicyError(
             f"{image.name}: the bottom {ostree} layers are ostree content ({_FINAL_DIFFID});"
@@ -61,7 +66,7 @@ def squash_image(
         )
     upper = layers[base:]
     if len(upper) < 2:
-        return image
+        return Derived(image=image)
     overlay = Overlay()
     for number, layer in enumerate(upper):
         for index, (member, _data) in enumerate(
@@ -99,7 +104,10 @@ def squash_image(
         raise
     folded = builder.build()
     entry = history or HistoryEntry(created_by="ociforge squash")
-    return append_layers(keep_layers(image, base), [folded], history=[entry])
+    squashed = append_layers(
+        keep_layers(image, base), [folded], history=[entry], created=created or build_time()
+    )
+    return Derived(image=squashed, layer=squashed.layers[-1])
 
 
 def _read(layer: Layer, what: str) -> Iterator[tuple[TarMember, MemberData]]:

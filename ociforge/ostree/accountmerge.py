@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from .errors import PolicyError
+from ..errors import PolicyError
 
 __all__ = ["ACCOUNT_FILES", "AccountKind", "IdMap", "id_map", "merge_account_file"]
 

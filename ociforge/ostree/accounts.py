@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from .errors import PolicyError
+from ..errors import PolicyError
 
 __all__ = [
     "GROUP_FILES",

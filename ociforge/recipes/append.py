@@ -1,36 +1,33 @@
-"""Recipes that derive an image: base + exactly one new layer filled by steps, base blobs untouched.
+"""The ``append`` recipe: base + exactly one new layer of RPM packages, files and Ignition content.
 
-A step is a function that adds entries to the new layer's :class:`LayerBuilder`; files and
-directory trees are one kind of step (:func:`add_files`), RPM payloads another. All steps of one
-derivation go into the same layer, so the result is always the base plus one layer.
+The base is flattened (read, never written) only when packages or Ignition need to know what
+it holds: accounts, the rpmdb, existing units. Everything then goes into one
+:class:`~ociforge.tar.build.LayerBuilder`, packages first; the new layer is linted from the
+entries the builder wrote (it is never read back), and the config gains one history entry.
+Base blobs are carried as they are.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from . import mediatypes as mt
-from .accounts import GROUP_FILES, PASSWD_FILES, Accounts
-from .errors import InvalidReference, NotFound, PolicyError
-from .flatten import BaseTree, scan_image, wanted_paths
-from .ignition import add_ignition_content, parse_ignition
-from .image import Image
-from .mutate import HistoryEntry, append_layers
-from .ostree.lint import Finding, lint_new_layer, lint_tree
-from .rpm.inject import BASE_FILES, InjectOptions, InjectReport, inject_rpms
-from .tar.build import LayerBuilder
+from .. import mediatypes as mt
+from .._env import build_time
+from ..coreos.ignition import add_ignition_content, parse_ignition
+from ..errors import InvalidReference, NotFound, PolicyError
+from ..image import Image
+from ..mutate import HistoryEntry, append_layers
+from ..ostree.accounts import GROUP_FILES, PASSWD_FILES, Accounts
+from ..ostree.lint import lint_new_layer, lint_tree
+from ..rpm.inject import BASE_FILES, InjectOptions, RpmSource, inject_rpms
+from ..tar.build import LayerBuilder
+from ..tar.flatten import FlatTree, flatten_image, wanted_paths
+from . import Derived
 
-__all__ = [
-    "AppendResult",
-    "FileAddition",
-    "Step",
-    "add_files",
-    "append_content",
-    "append_files",
-    "derive_image",
-]
+__all__ = ["FileAddition", "Step", "add_files", "append_content"]
 
 #: Adds entries to the layer being built.
 Step = Callable[[LayerBuilder], None]
@@ -76,66 +73,12 @@ def add_files(
             raise NotFound(f"{addition.local}: no such file or directory")
 
 
-def derive_image(
-    image: Image,
-    steps: Sequence[Step],
-    *,
-    labels: Mapping[str, str] | None = None,
-    compression: mt.Compression = "gzip",
-    history: HistoryEntry | None = None,
-) -> Image:
-    """``image`` plus one layer built by ``steps``; labels added to the config.
-
-    The new layer uses the base's media-type family (OCI or Docker). Every label the base
-    carries stays as it was unless ``labels`` overrides it, so ``ostree.final-diffid``,
-    ``ostree.bootable`` and ``containers.bootc`` keep describing the ostree part.
-    """
-    builder = LayerBuilder(compression=compression, docker=mt.is_docker(image.media_type))
-    try:
-        for step in steps:
-            step(builder)
-    except BaseException:
-        builder.close()
-        raise
-    layer = builder.build()
-    entry = history or HistoryEntry(created_by="ociforge append")
-    return append_layers(image, [layer], history=[entry], labels=labels)
-
-
-def append_files(
-    image: Image,
-    additions: Sequence[FileAddition],
-    *,
-    labels: Mapping[str, str] | None = None,
-    compression: mt.Compression = "gzip",
-    history: HistoryEntry | None = None,
-) -> Image:
-    """``image`` plus one layer holding local files and trees at their image paths."""
-    return derive_image(
-        image,
-        [lambda builder: add_files(builder, additions)],
-        labels=labels,
-        compression=compression,
-        history=history,
-    )
-
-
 #: Where systemd units of the base live, so ``--ignition`` can enable them without contents.
 _UNIT_DIRECTORIES = ("/etc/systemd/system", "/usr/lib/systemd/system")
 
 
-@dataclass(frozen=True, slots=True)
-class AppendResult:
-    """The derived image and what building its one new layer reported."""
-
-    image: Image
-    report: InjectReport | None
-    notes: tuple[str, ...]
-    findings: tuple[Finding, ...]
-
-
 def _ignition_lookups(
-    base: BaseTree,
+    base: FlatTree,
 ) -> tuple[Callable[[str, str], int | None], Callable[[str], tuple[str, str] | None]]:
     def text(paths: Sequence[str]) -> list[str]:
         return [raw.decode("utf-8", "replace") for p in paths if (raw := base.read(p))]
@@ -159,33 +102,34 @@ def append_content(
     image: Image,
     *,
     additions: Sequence[FileAddition] = (),
-    rpms: Sequence[str | os.PathLike[str]] = (),
+    rpms: Sequence[RpmSource] = (),
     ignition: bytes | None = None,
     steps: Sequence[Step] = (),
     rpm_options: InjectOptions | None = None,
     labels: Mapping[str, str] | None = None,
     compression: mt.Compression = "gzip",
     created_by: str = "",
+    created: _dt.datetime | None = None,
     strict: bool = False,
     verify_base: bool = True,
-) -> AppendResult:
+) -> Derived:
     """``image`` plus exactly one layer holding RPM packages, local files and Ignition content.
 
     Packages go in first; local files (``additions``), the Ignition config's files, links and
     units, and any custom ``steps`` follow and take the place of package files at the same
-    path. The base is
-    flattened (read, never written) only when packages or Ignition need to know what it holds:
-    accounts, the rpmdb, existing units. The new layer is linted over the base (or on its own
-    when the base was not read); with ``strict`` a finding is an error, otherwise it is returned
-    as a warning. ``verify_base=False`` skips hashing base layers while flattening them, for
-    callers whose sink verifies every base blob before committing.
+    path. ``rpms`` are paths or ``(name, opener)`` pairs; each is opened once. The new layer
+    is linted over the base (or on its own when the base was not read); with ``strict`` a
+    finding is an error, otherwise it is returned. ``created`` defaults to
+    ``SOURCE_DATE_EPOCH`` or now. ``verify_base=False`` skips hashing base layers while
+    flattening them, for callers whose sink verifies every base blob before committing
+    (:func:`ociforge.transports.sink_verifies_copies`).
     """
     if not (additions or rpms or steps or ignition is not None):
         raise InvalidReference("nothing to append: give files, packages or an Ignition config")
-    base: BaseTree | None = None
+    base: FlatTree | None = None
     if rpms or ignition is not None:
         wanted = wanted_paths([*BASE_FILES, *(f"{d}/*" for d in _UNIT_DIRECTORIES)])
-        base = scan_image(image, wanted=wanted, heads=True, verify=verify_base)
+        base = flatten_image(image, wanted=wanted, heads=True, verify=verify_base)
     notes: list[str] = []
     try:
         content = None
@@ -212,8 +156,9 @@ def append_content(
         except BaseException:
             builder.close()
             raise
-        tree = base if base is not None else BaseTree({}, {})
-        new_paths = tree.overlay(layer)
+        tree = base if base is not None else FlatTree({}, {})
+        written = ((entry.header, entry.head) for entry in builder.built_entries())
+        new_paths = tree.overlay_headers(written)
         findings = lint_new_layer(lint_tree(tree.entries), new_paths)
     finally:
         if base is not None:
@@ -228,5 +173,14 @@ def append_content(
     if content is not None:
         what.append(f"--ignition ({len(content.paths)} paths)")
     history = HistoryEntry(created_by=created_by or "ociforge append " + " ".join(what))
-    new_image = append_layers(image, [layer], history=[history], labels=labels)
-    return AppendResult(new_image, report, tuple(notes), findings)
+    new_image = append_layers(
+        image, [layer], history=[history], labels=labels, created=created or build_time()
+    )
+    return Derived(
+        image=new_image,
+        layer=new_image.layers[-1],
+        notes=tuple(notes),
+        findings=findings,
+        packages=tuple(report.packages) if report is not None else (),
+        replaced=tuple(report.replaced) if report is not None else (),
+    )

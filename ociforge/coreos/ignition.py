@@ -23,10 +23,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from .errors import IgnitionError
+from ..errors import IgnitionError
 
 if TYPE_CHECKING:
-    from .tar.build import LayerBuilder
+    from ..tar.build import LayerBuilder
 
 __all__ = [
     "IgnitionContent",

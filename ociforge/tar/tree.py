@@ -1,12 +1,15 @@
-"""A read-only view of an image's flattened filesystem: what is at a path, by absolute path."""
+"""The entries of a flattened filesystem tree, and the view that answers what is at a path."""
 
 from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
-__all__ = ["EntryKind", "TreeEntry", "TreeView", "normalize"]
+__all__ = ["HEAD_BYTES", "EntryKind", "TreeEntry", "TreeView", "normalize"]
+
+#: How many leading bytes of a file a tree keeps (lint sniffs private keys in them).
+HEAD_BYTES: Final = 64
 
 EntryKind = Literal["dir", "file", "symlink", "hardlink", "other"]
 

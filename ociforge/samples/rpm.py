@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from ..errors import RpmError
-from .tags import FileFlag, SigTag, Tag, TagType
+from ..rpm.tags import FileFlag, SigTag, Tag, TagType
 
 __all__ = ["PackageFile", "build_rpm"]
 

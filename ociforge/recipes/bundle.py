@@ -9,29 +9,31 @@ Repacking compares the tree with that record and appends one layer holding the d
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .atomic import atomic_directory, write_file_atomic
-from .digest import Digest
-from .errors import FormatError, InvalidDigest, NotFound, OciforgeError
-from .image import Image
-from .mediatypes import Compression
-from .mutate import HistoryEntry, append_layers
-from .spec import parse_json_object
-from .tar.build import LayerBuilder
-from .tar.diff import Changes, TreeDiff
-from .tar.state import PathState, dump_states, load_states
-from .tar.unpack import Warn, unpack_layers
-from .transports import LocalReference, open_image, parse_reference
+from .._env import build_time
+from .._fs import atomic_directory, write_file_atomic
+from ..digest import Digest
+from ..errors import DigestMismatch, FormatError, InvalidDigest, NotFound, PathConflict
+from ..image import Image
+from ..mediatypes import Compression
+from ..mutate import HistoryEntry, append_layers
+from ..spec import parse_json_object
+from ..tar.build import LayerBuilder
+from ..tar.diff import TreeDiff
+from ..tar.state import PathState, dump_states, load_states
+from ..tar.unpack import Warn, unpack_layers
+from ..transports import LocalReference, open_image, parse_reference
+from . import Derived
 
 __all__ = [
     "BUNDLE_FILE",
     "BundleInfo",
-    "Repacked",
     "read_bundle",
     "repack_bundle",
     "unpack_bundle",
@@ -70,14 +72,6 @@ class BundleInfo:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Repacked:
-    """The result of a repack: the new image and what changed."""
-
-    image: Image
-    changes: Changes
-
-
 def unpack_bundle(
     image: Image,
     bundle: str,
@@ -93,7 +87,7 @@ def unpack_bundle(
     base layers. The bundle appears only when everything was extracted and verified.
     """
     if os.path.lexists(bundle):
-        raise OciforgeError(f"{bundle}: already exists; unpack needs a new directory")
+        raise PathConflict(f"{bundle}: already exists; unpack needs a new directory")
     parent = os.path.dirname(os.path.abspath(bundle))
     if not os.path.isdir(parent):
         raise NotFound(f"{bundle}: parent directory {parent} does not exist")
@@ -121,10 +115,12 @@ def unpack_reference(
     rootless: bool = False,
     rootless_xattr: bool = False,
     warn: Warn | None = None,
+    max_layer_size: int | None = None,
 ) -> BundleInfo:
     """Open the image ``reference`` names and unpack it into ``bundle``.
 
     A local reference is recorded with an absolute path, so repack finds it from anywhere.
+    ``max_layer_size`` bounds each layer's uncompressed size, as in ``open_image``.
     """
     parsed = parse_reference(reference)
     recorded = (
@@ -132,7 +128,7 @@ def unpack_reference(
         if isinstance(parsed, LocalReference)
         else reference  # a docker:// reference is the same from anywhere
     )
-    image = open_image(parsed)
+    image = open_image(parsed, max_layer_size=max_layer_size)
     return unpack_bundle(
         image,
         bundle,
@@ -191,8 +187,10 @@ def repack_bundle(
     source: str | None = None,
     compression: Compression = "gzip",
     history: HistoryEntry | None = None,
+    created: _dt.datetime | None = None,
     warn: Warn | None = None,
-) -> Repacked:
+    max_layer_size: int | None = None,
+) -> Derived:
     """The bundle's image plus one layer holding every change made to its rootfs.
 
     The base image is opened again from ``source`` (by default the reference recorded at
@@ -202,9 +200,9 @@ def repack_bundle(
     """
     info = read_bundle(bundle)
     reference = source or info.source
-    base = open_image(reference)
+    base = open_image(reference, max_layer_size=max_layer_size)
     if base.digest != info.manifest_digest:
-        raise OciforgeError(
+        raise DigestMismatch(
             f"{reference}: manifest is now {base.digest}, but {bundle} was unpacked from"
             f" {info.manifest_digest}"
         )
@@ -214,4 +212,5 @@ def repack_bundle(
         changes = diff.into(builder)
         layer = builder.build()
     entry = history or HistoryEntry(created_by="ociforge repack")
-    return Repacked(append_layers(base, [layer], history=[entry]), changes)
+    image = append_layers(base, [layer], history=[entry], created=created or build_time())
+    return Derived(image=image, layer=image.layers[-1], changes=changes)

@@ -5,7 +5,7 @@ A release payload is an image whose ``/release-manifests/image-references`` file
 ``machine-config-operator``, …) whose ``from.name`` is the component's pull spec, a
 ``DockerImage`` reference pinned by digest. ``/release-manifests/release-metadata`` (kind
 ``cincinnati-metadata-v0``) carries the release version. The parsers are pure; only
-:func:`read_release` reads an image, through :func:`ociforge.flatten.scan_image`, so the
+:func:`read_release` reads an image, through :func:`ociforge.flatten.flatten_image`, so the
 payload's layers are streamed and never unpacked.
 """
 
@@ -16,11 +16,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .digest import Digest
-from .errors import FormatError, InvalidReference, NotFound, PolicyError
-from .flatten import scan_image, wanted_paths
-from .image import Image
-from .registry.reference import parse_registry_reference
+from ..digest import Digest
+from ..errors import FormatError, InvalidReference, NotFound, PolicyError
+from ..image import Image
+from ..registry.reference import parse_registry_reference
+from ..tar.flatten import flatten_image, wanted_paths
 
 __all__ = [
     "IMAGE_REFERENCES",
@@ -165,7 +165,7 @@ def read_release(image: Image) -> ReleasePayload:
     Every layer is streamed once and verified; only the two documents are kept.
     """
     label = image.name or str(image.digest)
-    tree = scan_image(image, wanted=wanted_paths([IMAGE_REFERENCES, RELEASE_METADATA]))
+    tree = flatten_image(image, wanted=wanted_paths([IMAGE_REFERENCES, RELEASE_METADATA]))
     try:
         documents: dict[str, bytes | None] = {}
         for path in (IMAGE_REFERENCES, RELEASE_METADATA):

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ociforge import mediatypes as mt
-from ociforge.derive import FileAddition, append_files, derive_image
 from ociforge.errors import InvalidReference, NotFound
+from ociforge.recipes.append import FileAddition, append_content
 from ociforge.tar.build import LayerBuilder
 from ociforge.transports import open_image
 from ociforge.validate import validate_image
@@ -39,14 +39,14 @@ def test_file_into_directory_and_tree_contents(tmp_path: Path, base: str) -> Non
     (tmp_path / "tool").write_text("t")
     (tmp_path / "tree/sub").mkdir(parents=True)
     (tmp_path / "tree/sub/f").write_text("f")
-    image = append_files(
+    image = append_content(
         open_image(base),
-        [
+        additions=[
             FileAddition(str(tmp_path / "tool"), "/usr/bin/"),
             FileAddition(str(tmp_path / "tree"), "/opt/app"),
         ],
         labels={"ostree.bootable": "false", "new": "1"},
-    )
+    ).image
     names = set(entries(image))
     assert {"usr/bin/tool", "opt/app/sub/f"} <= names
     assert image.labels["ostree.bootable"] == "false"  # labels given override
@@ -56,7 +56,7 @@ def test_file_into_directory_and_tree_contents(tmp_path: Path, base: str) -> Non
 
 def test_missing_local_file(tmp_path: Path, base: str) -> None:
     with pytest.raises(NotFound, match="nope"):
-        append_files(open_image(base), [FileAddition(str(tmp_path / "nope"), "/x")])
+        append_content(open_image(base), additions=[FileAddition(str(tmp_path / "nope"), "/x")])
 
 
 def test_docker_base_gets_a_docker_layer(tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ def test_docker_base_gets_a_docker_layer(tmp_path: Path) -> None:
     def step(builder: LayerBuilder) -> None:
         builder.add_bytes("/etc/motd", b"hi\n")
 
-    image = derive_image(open_image(f"oci:{tmp_path / 'd'}:v1"), [step])
+    image = append_content(open_image(f"oci:{tmp_path / 'd'}:v1"), steps=[step]).image
     assert image.media_type == mt.DOCKER_MANIFEST
     assert image.layers[-1].media_type == mt.DOCKER_LAYER_GZIP
     assert entries(image)["etc/motd"].data == b"hi\n"

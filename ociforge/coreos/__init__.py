@@ -1,0 +1,1 @@
+"""CoreOS and OpenShift documents that are not OCI: Ignition, MachineConfigs, release payloads."""
