@@ -2,39 +2,17 @@ import io
 import json
 import tarfile
 from pathlib import Path
-from typing import IO
 
 from ociforge.archive import OciArchive
-from ociforge.blobs import BlobSource
 from ociforge.image import Image
 from ociforge.layer import Layer
 from ociforge.mutate import HistoryEntry, append_layers
-from ociforge.spec import Descriptor
 from ociforge.tar.build import SpooledLayerWriter
 from ociforge.transports import save_image
 from ociforge.validate import validate_image
 from tests.support import images
+from tests.support.sources import CountingSource
 from tests.support.tools import skopeo
-
-
-class CountingSource:
-    """Wraps a blob source and records every blob opened."""
-
-    def __init__(self, inner: BlobSource) -> None:
-        self.inner = inner
-        self.opened: list[str] = []
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    def open_blob(self, descriptor: Descriptor) -> IO[bytes]:
-        self.opened.append(str(descriptor.digest))
-        return self.inner.open_blob(descriptor)
-
-    def blob_range(self, descriptor: Descriptor):  # type: ignore[no-untyped-def]
-        self.opened.append(str(descriptor.digest))
-        return self.inner.blob_range(descriptor)
 
 
 def new_layer(files: dict[str, bytes]) -> Layer:

@@ -35,8 +35,7 @@ from .auth import (
     parse_challenges,
     repository_scope,
 )
-from .credentials import find_credentials
-from .options import RegistryOptions
+from .options import CredentialResolver, RegistryOptions
 from .reference import RegistryReference
 from .transport import Body, Response, Transport, read_limited
 
@@ -89,16 +88,24 @@ class _CurrentAuthorization:
 
 
 class RegistryClient:
-    """The distribution API for one repository, with credentials found for it.
+    """The distribution API for one repository, with the credentials ``credentials`` gives.
 
-    ``label`` starts every error message (``push to HOST/REPO`` …). The client is
-    thread-safe; uploads and downloads of different blobs may run in parallel.
+    ``credentials(registry, repository)`` is asked once, when the registry first answers
+    (default: :meth:`RegistryOptions.credential_resolver`). ``label`` starts every error
+    message (``push to HOST/REPO`` …). The client is thread-safe; uploads and downloads of
+    different blobs may run in parallel.
     """
 
     def __init__(
-        self, reference: RegistryReference, *, options: RegistryOptions, label: str = ""
+        self,
+        reference: RegistryReference,
+        *,
+        options: RegistryOptions,
+        credentials: CredentialResolver | None = None,
+        label: str = "",
     ) -> None:
         self.reference = reference
+        self._credentials = credentials or options.credential_resolver()
         self.repository = reference.repository
         self.options = options
         self.label = label or reference.name
@@ -145,12 +152,7 @@ class RegistryClient:
                         f"{self.label}: {host} does not answer as a registry ({line})",
                         status=response.status,
                     )
-                creds = find_credentials(
-                    self.registry,
-                    self.repository,
-                    creds=self.options.creds,
-                    authfile=self.options.authfile,
-                )
+                creds = self._credentials(self.registry, self.repository)
                 auth = Authenticator(base, creds, self._fetch_token, name=self.label)
                 if response.status == 401:
                     auth.set_challenge(response.headers.get("WWW-Authenticate"))

@@ -7,15 +7,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .credentials import Credentials, parse_creds
+from .credentials import Credentials, find_credentials, parse_creds
 
 if TYPE_CHECKING:
     from ..spec import Descriptor
 
-__all__ = ["RegistryOptions", "RetryPolicy", "TlsOptions", "TransferProgress"]
+__all__ = [
+    "CredentialResolver",
+    "RegistryOptions",
+    "RetryPolicy",
+    "TlsOptions",
+    "TransferProgress",
+]
 
 #: Called as ``progress(descriptor, done)`` with the bytes of that blob transferred so far.
 TransferProgress = Callable[["Descriptor", int], None]
+#: ``resolver(registry, repository)``: the credentials to use there, or None (anonymous).
+CredentialResolver = Callable[[str, str], Credentials | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +57,8 @@ class RegistryOptions:
     """Options for talking to a registry, mirroring skopeo's flags where it has them.
 
     ``creds`` is ``--creds USER:PASSWORD`` (or ready :class:`Credentials`); without it the
-    auth files and credential helpers are searched (``authfile`` first). ``chunk_size`` 0
+    auth files and credential helpers are searched (``authfile`` first), unless
+    ``credentials`` resolves them instead. ``chunk_size`` 0
     uploads each blob in one streaming ``PUT``; otherwise in ``PATCH`` chunks of that size
     (raised to the registry's ``OCI-Chunk-Min-Length``). ``mount_from`` names repositories of
     the same registry whose blobs may be mounted instead of uploaded.
@@ -64,11 +73,23 @@ class RegistryOptions:
     mount_from: tuple[str, ...] = ()
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     progress: TransferProgress | None = field(default=None, compare=False)
+    credentials: CredentialResolver | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.creds, str):
             # Checked now, so a malformed --creds fails before any connection is made.
             object.__setattr__(self, "creds", parse_creds(self.creds))
+
+    def credential_resolver(self) -> CredentialResolver:
+        """How a client finds its credentials: ``credentials``, else ``creds`` and the files."""
+        if self.credentials is not None:
+            return self.credentials
+        creds, authfile = self.creds, self.authfile
+
+        def resolve(registry: str, repository: str) -> Credentials | None:
+            return find_credentials(registry, repository, creds=creds, authfile=authfile)
+
+        return resolve
 
     @property
     def tls(self) -> TlsOptions:
