@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from .image import Image
     from .layer import Layer
     from .layout import LayoutWriter, OciLayout, collect_garbage
-    from .mutate import HistoryEntry, append_layers, keep_layers
+    from .mutate import HistoryEntry, append_layers, empty_image, keep_layers
     from .mutate.rebase import RebasePlan, plan_rebase, rebase_image, restack
     from .ostree.lint import Finding, lint_tree
     from .recipes import Derived
@@ -162,6 +162,7 @@ _EXPORTS: dict[str, str] = {
     "append_content": "recipes.append",
     "append_layers": "mutate",
     "collect_garbage": "layout",
+    "empty_image": "mutate",
     "copy_image": "transports",
     "find_credentials": "registry",
     "flatten_image": "tar.flatten",

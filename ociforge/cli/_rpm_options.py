@@ -44,7 +44,13 @@ def add_rpm_options(parser: argparse.ArgumentParser) -> None:
         help="files owned by users/groups the image lacks go to root (rpm's fallback)",
     )
     group.add_argument(
-        "--strict", action="store_true", help="fail when the new layer has lint findings"
+        "--strict", action="store_true", help="fail when the new layer has any lint finding"
+    )
+    group.add_argument(
+        "--allow-lint-errors",
+        action="store_true",
+        help="write the layer although lint finds errors in it (private keys, entitlement"
+        " certificates, /usr/etc …); warnings never fail the append",
     )
 
 

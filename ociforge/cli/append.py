@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         compression=args.compression,
         created_by=args.created_by,
         strict=args.strict,
+        allow_lint_errors=args.allow_lint_errors,
         verify_base=verify_while_reading(args, destination),
     )
     print_notes(args, result.notes, [f"lint: {finding}" for finding in result.findings])

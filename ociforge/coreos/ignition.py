@@ -19,11 +19,12 @@ import posixpath
 import re
 import urllib.parse
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from ..errors import IgnitionError
+from ..tar.header import DIR, LNK, REG, SYM, TarHeader
 
 if TYPE_CHECKING:
     from ..tar.build import LayerBuilder
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "IgnitionContent",
     "add_ignition_content",
+    "ignition_entries",
     "IgnitionDirectory",
     "IgnitionFile",
     "IgnitionLink",
@@ -471,11 +473,6 @@ def parse_ignition(
     parser.files_section(storage)
     parser.links_section(storage)
     parser.systemd_section(parser.obj(config.get("systemd"), "systemd"))
-    for path in list(parser.files) + list(parser.links):
-        if path.startswith("/var/") or path == "/var":
-            parser.notes.append(
-                f"{path}: content under /var is only applied when a machine is first installed"
-            )
     return IgnitionContent(
         files=tuple(parser.files[p] for p in sorted(parser.files)),
         directories=tuple(parser.directories[p] for p in sorted(parser.directories)),
@@ -484,18 +481,24 @@ def parse_ignition(
     )
 
 
+def ignition_entries(content: IgnitionContent) -> Iterator[tuple[TarHeader, bytes | None]]:
+    """Tar entries for everything ``content`` creates: directories, files, then links."""
+    for directory in content.directories:
+        name = directory.path.lstrip("/")
+        yield TarHeader(name, DIR, mode=directory.mode, uid=directory.uid, gid=directory.gid), None
+    for item in content.files:
+        header = TarHeader(item.path.lstrip("/"), REG, mode=item.mode, uid=item.uid, gid=item.gid)
+        yield header.evolve(size=len(item.data)), item.data
+    for link in content.links:
+        name = link.path.lstrip("/")
+        if link.hard:
+            yield TarHeader(name, LNK, mode=0o644, linkname=link.target.lstrip("/")), None
+        else:
+            header = TarHeader(name, SYM, mode=0o777, uid=link.uid, gid=link.gid)
+            yield header.evolve(linkname=link.target), None
+
+
 def add_ignition_content(builder: LayerBuilder, content: IgnitionContent) -> None:
     """Add everything ``content`` creates to a layer being built (later entries replace)."""
-    for directory in content.directories:
-        builder.add_directory(
-            directory.path, mode=directory.mode, uid=directory.uid, gid=directory.gid
-        )
-    for item in content.files:
-        builder.add_bytes(
-            item.path, item.data, mode=item.mode, uid=item.uid, gid=item.gid, replace=True
-        )
-    for link in content.links:
-        if link.hard:
-            builder.add_hardlink(link.path, link.target, replace=True)
-        else:
-            builder.add_symlink(link.path, link.target, uid=link.uid, gid=link.gid, replace=True)
+    for header, data in ignition_entries(content):
+        builder.add_entry(header, data, replace=not header.is_dir)

@@ -21,7 +21,7 @@ from ..image import Image
 from ..layer import Layer
 from ..spec import Descriptor, ImageConfig, Manifest, encode_json, format_created
 
-__all__ = ["HistoryEntry", "append_layers", "keep_layers"]
+__all__ = ["HistoryEntry", "append_layers", "empty_image", "keep_layers"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,32 @@ class HistoryEntry:
     created_by: str = "ociforge"
     comment: str = ""
     author: str = ""
+
+
+def empty_image(
+    *, os: str = "linux", architecture: str = "amd64", variant: str = "", docker: bool = False
+) -> Image:
+    """An image with no layers (``FROM scratch``): a base for images that are not an OS."""
+    config: dict[str, Any] = {"architecture": architecture, "os": os}
+    if variant:
+        config["variant"] = variant
+    config["rootfs"] = {"type": "layers", "diff_ids": []}
+    raw_config = encode_json(config)
+    parsed = ImageConfig.parse(raw_config)
+    media_type = mt.DOCKER_MANIFEST if docker else mt.OCI_MANIFEST
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": media_type,
+        "config": {
+            "mediaType": mt.DOCKER_CONFIG if docker else mt.OCI_CONFIG,
+            "digest": str(parsed.digest),
+            "size": len(raw_config),
+        },
+        "layers": [],
+    }
+    return Image(
+        Manifest.parse(encode_json(manifest), media_type=media_type), parsed, (), name="scratch"
+    )
 
 
 def append_layers(

@@ -6,24 +6,36 @@ for existing systems, so their content becomes ``tmpfiles.d`` lines; ``/tmp`` co
 dropped. ``/boot`` goes to ``/usr/lib/ostree-boot``. When the base's ``/opt`` is a symlink into
 ``/var`` (CoreOS), ``/opt/X`` goes to ``/usr/lib/opt/X`` with a tmpfiles link back, as
 rpm-ostree does; a real ``/opt`` directory in the base is kept. Parent directories that are
-symlinks in the base are followed, the way rpm writes through them. Any other top-level
-directory is refused.
+symlinks in the base are followed, the way rpm writes through them, and so is a directory
+that lands on a base symlink (``/opt`` itself): the link is kept, never replaced by a
+directory. Any other top-level directory is refused, and so is ``/usr/etc`` (ostree's own copy
+of ``/etc``) and a file with content that would reach ``/var`` through a symlink (``/usr/local``
+on CoreOS is ``../var/usrlocal``): ostree never carries ``/var`` content to existing machines,
+so it would be created empty, as rpm-ostree's "Unsupported path" refusal says. Files a user
+adds (``--add``, Ignition) under ``/var`` keep their content instead: they are shipped in
+``/usr/share/factory/var/…`` with a tmpfiles ``C`` line that copies them into place at boot
+when absent, which reaches existing machines too.
+
+One rule for every input: package files, ``--add`` files and Ignition content all go through
+:func:`place`.
 """
 
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Literal
 
 from ..errors import PolicyError
 from ..tar.tree import TreeView, normalize
 
-__all__ = ["Placement", "place"]
+__all__ = ["Placement", "needs_base", "place"]
 
 _MAX_LINKS: Final = 40
 _KEEP: Final = frozenset({"usr", "etc"})
 _STATE: Final = frozenset({"var", "run"})
+_FACTORY: Final = "/usr/share/factory"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +80,35 @@ def _is_symlink(base: TreeView, path: str) -> bool:
     return entry is not None and entry.kind == "symlink"
 
 
-def place(path: str, base: TreeView, *, what: str = "package") -> Placement:
-    """Where the packaged ``path`` goes in a layer over ``base``."""
+def needs_base(paths: Iterable[str]) -> bool:
+    """Whether placing ``paths`` depends on the base (anything outside plain ``/usr`` and ``/etc``).
+
+    ``/usr`` and ``/etc`` are real directories in every ostree image; elsewhere the base's
+    symlinks (``/opt``, ``/usr/local``, ``/bin``, ``/home`` …) decide where content goes.
+    """
+    for path in paths:
+        clean = normalize(path)
+        if clean.startswith(("/usr/local", "/usr/etc")) or not clean.startswith(("/usr/", "/etc/")):
+            return True
+    return False
+
+
+def place(
+    path: str,
+    base: TreeView,
+    *,
+    what: str = "package",
+    directory: bool = False,
+    content: bool = False,
+    factory: bool = False,
+) -> Placement:
+    """Where ``path`` goes in a layer over ``base``.
+
+    ``directory`` marks a directory (one that lands on a base symlink is dropped: the link
+    stays); ``content`` a regular file with data. Content bound for ``/var`` or ``/run`` is
+    refused when a symlink led there, unless ``factory`` (user files) ships it in
+    ``/usr/share/factory`` with a tmpfiles ``C`` line.
+    """
     original = normalize(path)
     parts = original.strip("/").split("/")
     notes = []
@@ -85,12 +124,32 @@ def place(path: str, base: TreeView, *, what: str = "package") -> Placement:
             return Placement("/boot", "dropped", "/boot itself is not packaged content")
         notes.append(f"{original} -> {current} (ostree keeps /boot content in /usr)")
     resolved = _resolve_parents(current, base, what)
+    if directory and _is_symlink(base, resolved):
+        # The base's link stays (rpm never turns a symlink into a directory either).
+        return Placement(resolved, "dropped", f"{original}: kept the base's symlink at {resolved}")
     if resolved != current:
         notes.append(f"{current} -> {resolved} (through a symlink in the base image)")
     top = resolved.strip("/").split("/")[0]
+    if resolved == "/usr/etc" or resolved.startswith("/usr/etc/"):
+        raise PolicyError(
+            f"{what}: {original} is under /usr/etc, where ostree keeps its own copy of /etc;"
+            " ship it as /etc/… instead"
+        )
     if top in _KEEP or (top == "opt" and not links):
         return Placement(resolved, "layer", "; ".join(notes), links)
     if top in _STATE:
+        if content and factory:
+            stored = _FACTORY + resolved
+            links = (*links, f"C {resolved} - - - - {stored}")
+            notes.append(f"{resolved} is stored at {stored} and copied there at boot (tmpfiles)")
+            return Placement(stored, "layer", "; ".join(notes), links)
+        if content and parts[0] not in _STATE:
+            via = resolved.removeprefix("/")
+            raise PolicyError(
+                f"{what}: {original} would be stored at /{via} through a symlink in the base"
+                " image, and ostree does not carry /var content to existing machines (it would"
+                " be created empty at boot); install it under /usr instead"
+            )
         notes.append(f"{resolved} becomes a tmpfiles.d entry (/{top} is not carried by ostree)")
         return Placement(resolved, "tmpfiles", "; ".join(notes), links)
     if top == "tmp":

@@ -13,21 +13,27 @@ import datetime as _dt
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from .. import mediatypes as mt
 from .._env import build_time
-from ..coreos.ignition import add_ignition_content, parse_ignition
+from ..coreos.ignition import ignition_entries, parse_ignition
 from ..errors import InvalidReference, NotFound, PolicyError
 from ..image import Image
 from ..mutate import HistoryEntry, append_layers
 from ..ostree.accounts import GROUP_FILES, PASSWD_FILES, Accounts
 from ..ostree.lint import lint_new_layer, lint_tree
+from ..ostree.paths import needs_base, place
 from ..rpm.inject import BASE_FILES, InjectOptions, RpmSource, inject_rpms
-from ..tar.build import LayerBuilder
+from ..tar.build import EntryData, LayerBuilder
 from ..tar.flatten import FlatTree, flatten_image, wanted_paths
+from ..tar.header import TarHeader
+from ..tar.local import local_file, local_tree
+from ..tar.names import split_image_path
+from ..tar.tree import TreeEntry, TreeView
 from . import Derived
 
-__all__ = ["FileAddition", "Step", "add_files", "append_content"]
+__all__ = ["FileAddition", "Step", "add_files", "append_content", "is_bootable"]
 
 #: Adds entries to the layer being built.
 Step = Callable[[LayerBuilder], None]
@@ -53,24 +59,126 @@ class FileAddition:
 
 
 def add_files(
-    builder: LayerBuilder, additions: Sequence[FileAddition], *, replace: bool = False
+    builder: LayerBuilder,
+    additions: Sequence[FileAddition],
+    *,
+    replace: bool = False,
+    base: TreeView | None = None,
+    notes: list[str] | None = None,
+    bootable: bool = True,
 ) -> None:
-    """Add each local file or directory tree at its image path.
+    """Add each local file or directory tree at its image path, placed by the ostree rules.
 
     A directory's contents go to the image path; a file goes to it, or into it when the image
     path ends with ``/`` (``./tool:/usr/bin/`` gives ``/usr/bin/tool``), as ``COPY`` does.
     ``replace`` lets them take the place of entries already in the layer (package files).
+    In a ``bootable`` (ostree) image paths are placed over ``base``
+    (:func:`~ociforge.ostree.paths.place`): through its symlinks, ``/var`` content shipped in
+    ``/usr/share/factory`` and copied at boot; what the placement did is appended to
+    ``notes``. Other images take every path as given.
     """
+    placer = _Placer(
+        builder, base, notes if notes is not None else [], replace=replace, bootable=bootable
+    )
     for addition in additions:
         if os.path.isdir(addition.local):
-            builder.add_tree(addition.local, addition.image_path, replace=replace)
+            entries = local_tree(addition.local, split_image_path(addition.image_path))
         elif os.path.lexists(addition.local):
             target = addition.image_path
             if target.endswith("/"):
                 target += os.path.basename(os.path.normpath(addition.local))
-            builder.add_file(addition.local, target, replace=replace)
+            entries = iter([local_file(addition.local, split_image_path(target))])
         else:
             raise NotFound(f"{addition.local}: no such file or directory")
+        for header, data in entries:
+            placer.add(header, data, origin=f"--add {addition.local}")
+    placer.finish("ociforge-add")
+
+
+class _Placer:
+    """Puts entries into the builder where the ostree rules place them; collects tmpfiles lines."""
+
+    def __init__(
+        self,
+        builder: LayerBuilder,
+        base: TreeView | None,
+        notes: list[str],
+        *,
+        replace: bool,
+        bootable: bool = True,
+    ) -> None:
+        self.builder = builder
+        self.base: TreeView = base if base is not None else _EMPTY
+        self.notes = notes
+        self.replace = replace
+        self.bootable = bootable
+        self.moved: dict[str, str] = {}
+        self.tmpfiles: list[str] = []
+
+    def add(self, header: TarHeader, data: EntryData, *, origin: str) -> None:
+        path = "/" + header.name.strip("/")
+        if path == "/":
+            return
+        if not self.bootable:
+            self.builder.add_entry(header, data, replace=self.replace and not header.is_dir)
+            return
+        placement = place(
+            path,
+            self.base,
+            what=origin,
+            directory=header.is_dir,
+            content=header.is_file and header.size > 0,
+            factory=True,
+        )
+        if placement.note:
+            self.notes.append(f"{origin}: {placement.note}")
+        self.tmpfiles.extend(placement.links)
+        if placement.how == "tmpfiles":
+            self.tmpfiles.append(_tmpfiles_line(header, placement.path))
+            return
+        if placement.how == "dropped":
+            return
+        self.moved[path] = placement.path
+        if header.is_hardlink:
+            target = "/" + header.linkname.strip("/")
+            header = header.evolve(linkname=self.moved.get(target, target).lstrip("/"))
+        entry = header.evolve(name=placement.path.lstrip("/"))
+        self.builder.add_entry(entry, data, replace=self.replace and not header.is_dir)
+
+    def finish(self, name: str) -> None:
+        """Write the tmpfiles.d fragment the placements need, if any."""
+        if self.tmpfiles:
+            text = "".join(line + "\n" for line in dict.fromkeys(self.tmpfiles))
+            path = f"/usr/lib/tmpfiles.d/{name}.conf"
+            self.builder.add_bytes(path, text.encode(), replace=True)
+            self.notes.append(f"wrote {path}")
+
+
+def _tmpfiles_line(header: TarHeader, path: str) -> str:
+    """The tmpfiles.d line recreating an entry at boot (owners as numbers)."""
+    owner = f"{header.uid} {header.gid}"
+    if header.is_dir:
+        return f"d {path} {header.mode & 0o7777:04o} {owner} - -"
+    if header.is_symlink:
+        return f"L {path} - - - - {header.linkname}"
+    return f"f {path} {header.mode & 0o7777:04o} {owner} - -"
+
+
+def is_bootable(image: Image) -> bool:
+    """Whether ``image`` is an ostree/bootc OS image, whose paths follow the ostree rules."""
+    labels = image.config.labels
+    return labels.get("containers.bootc") == "1" or labels.get("ostree.bootable") in (
+        "true",
+        "1",
+    )
+
+
+class _EmptyTree:
+    def entry(self, path: str) -> TreeEntry | None:
+        return None
+
+
+_EMPTY: Final = _EmptyTree()
 
 
 #: Where systemd units of the base live, so ``--ignition`` can enable them without contents.
@@ -111,6 +219,7 @@ def append_content(
     created_by: str = "",
     created: _dt.datetime | None = None,
     strict: bool = False,
+    allow_lint_errors: bool = False,
     verify_base: bool = True,
 ) -> Derived:
     """``image`` plus exactly one layer holding RPM packages, local files and Ignition content.
@@ -118,16 +227,20 @@ def append_content(
     Packages go in first; local files (``additions``), the Ignition config's files, links and
     units, and any custom ``steps`` follow and take the place of package files at the same
     path. ``rpms`` are paths or ``(name, opener)`` pairs; each is opened once. The new layer
-    is linted over the base (or on its own when the base was not read); with ``strict`` a
-    finding is an error, otherwise it is returned. ``created`` defaults to
-    ``SOURCE_DATE_EPOCH`` or now. ``verify_base=False`` skips hashing base layers while
-    flattening them, for callers whose sink verifies every base blob before committing
-    (:func:`ociforge.transports.sink_verifies_copies`).
+    is linted over the base (or on its own when the base was not read): a lint error (a
+    private key, an entitlement certificate …) refuses the append unless
+    ``allow_lint_errors``; with ``strict`` any finding does, otherwise warnings are returned.
+    ``created`` defaults to ``SOURCE_DATE_EPOCH`` or now. ``verify_base=False`` skips hashing
+    base layers while flattening them, for callers whose sink verifies every base blob before
+    committing (:func:`ociforge.transports.sink_verifies_copies`).
     """
     if not (additions or rpms or steps or ignition is not None):
         raise InvalidReference("nothing to append: give files, packages or an Ignition config")
     base: FlatTree | None = None
-    if rpms or ignition is not None:
+    bootable = is_bootable(image)
+    if rpms or ignition is not None or (bootable and needs_base(a.image_path for a in additions)):
+        # Files for plain /usr and /etc need nothing from the base; anything else is placed
+        # through its symlinks and linted over it.
         wanted = wanted_paths([*BASE_FILES, *(f"{d}/*" for d in _UNIT_DIRECTORIES)])
         base = flatten_image(image, wanted=wanted, heads=True, verify=verify_base)
     notes: list[str] = []
@@ -147,9 +260,13 @@ def append_content(
                     base, rpms, builder, options=rpm_options, architecture=image.config.architecture
                 )
                 notes[:0] = report.notes
-            add_files(builder, additions, replace=True)
+            rules = base if base is not None else _EMPTY
+            add_files(builder, additions, replace=True, base=rules, notes=notes, bootable=bootable)
             if content is not None:
-                add_ignition_content(builder, content)
+                placer = _Placer(builder, rules, notes, replace=True, bootable=bootable)
+                for header, data in ignition_entries(content):
+                    placer.add(header, data, origin="--ignition")
+                placer.finish("ociforge-ignition")
             for step in steps:
                 step(builder)
             layer = builder.build()
@@ -165,6 +282,11 @@ def append_content(
             base.close()
     if strict and findings:
         raise PolicyError(f"--strict: the new layer fails lint: {findings[0]}")
+    errors = [f for f in findings if f.severity == "error"]
+    if errors and not allow_lint_errors:
+        raise PolicyError(
+            f"the new layer fails lint: {errors[0]}; pass --allow-lint-errors to write it anyway"
+        )
     what = []
     if report is not None:
         what.append("--rpm " + " ".join(report.packages))

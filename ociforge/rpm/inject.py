@@ -211,7 +211,8 @@ class _Injector:
         for f in package.files:
             if f.is_ghost:
                 continue
-            placement = place(f.path, self.base, what=what)
+            content = f.is_regular and f.size > 0
+            placement = place(f.path, self.base, what=what, directory=f.is_dir, content=content)
             placements[f.index] = placement
             if placement.note:
                 self.report.notes.append(f"{what}: {placement.note}")

@@ -200,7 +200,10 @@ def test_strict_fails_on_lint_findings(tmp_path: Path, base_archive: Path, rpm_d
         files="/etc/pki/entitlement/1-key.pem\n",
     )
     leaky = rpms.build(spec, rpm_dir)
-    warned = _append(base_archive, tmp_path / "o", "--rpm", str(leaky))
+    refused = _append(base_archive, tmp_path / "o", "--rpm", str(leaky))
+    assert_clean_error(refused, "secrets: /etc/pki/entitlement/1-key.pem", "--allow-lint-errors")  # type: ignore[arg-type]
+    assert not (tmp_path / "o").exists()
+    warned = _append(base_archive, tmp_path / "o", "--rpm", str(leaky), "--allow-lint-errors")
     assert warned.code == 0  # type: ignore[attr-defined]
     assert "ociforge: warning: lint: error: secrets: /etc/pki/entitlement/1-key.pem" in warned.err  # type: ignore[attr-defined]
     strict = _append(base_archive, tmp_path / "o2", "--rpm", str(leaky), "--strict")
