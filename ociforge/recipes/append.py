@@ -211,6 +211,7 @@ def append_content(
     *,
     additions: Sequence[FileAddition] = (),
     rpms: Sequence[RpmSource] = (),
+    remove: Sequence[str] = (),
     ignition: bytes | None = None,
     steps: Sequence[Step] = (),
     rpm_options: InjectOptions | None = None,
@@ -234,14 +235,21 @@ def append_content(
     base layers while flattening them, for callers whose sink verifies every base blob before
     committing (:func:`ociforge.transports.sink_verifies_copies`).
     """
-    if not (additions or rpms or steps or ignition is not None):
+    if not (additions or rpms or remove or steps or ignition is not None):
         raise InvalidReference("nothing to append: give files, packages or an Ignition config")
     base: FlatTree | None = None
     bootable = is_bootable(image)
-    if rpms or ignition is not None or (bootable and needs_base(a.image_path for a in additions)):
+    packages = bool(rpms or remove)
+    if (
+        packages
+        or ignition is not None
+        or (bootable and needs_base(a.image_path for a in additions))
+    ):
         # Files for plain /usr and /etc need nothing from the base; anything else is placed
-        # through its symlinks and linted over it.
-        wanted = wanted_paths([*BASE_FILES, *(f"{d}/*" for d in _UNIT_DIRECTORIES)])
+        # through its symlinks and linted over it. Packages also need /etc's content: a
+        # modified %config file of a package that goes is kept as .rpmsave.
+        units = [f"{d}/*" for d in _UNIT_DIRECTORIES]
+        wanted = wanted_paths([*BASE_FILES, *units, *(["/etc/*"] if packages else [])])
         base = flatten_image(image, wanted=wanted, heads=True, verify=verify_base)
     notes: list[str] = []
     try:
@@ -254,10 +262,15 @@ def append_content(
         builder = LayerBuilder(compression=compression, docker=mt.is_docker(image.media_type))
         try:
             report = None
-            if rpms:
+            if packages:
                 assert base is not None
                 report = inject_rpms(
-                    base, rpms, builder, options=rpm_options, architecture=image.config.architecture
+                    base,
+                    rpms,
+                    builder,
+                    erase=remove,
+                    options=rpm_options,
+                    architecture=image.config.architecture,
                 )
                 notes[:0] = report.notes
             rules = base if base is not None else _EMPTY
@@ -288,8 +301,10 @@ def append_content(
             f"the new layer fails lint: {errors[0]}; pass --allow-lint-errors to write it anyway"
         )
     what = []
-    if report is not None:
+    if report is not None and report.packages:
         what.append("--rpm " + " ".join(report.packages))
+    if report is not None and report.removed:
+        what.append("--remove " + " ".join(report.removed))
     if additions:
         what.append("--add " + " ".join(a.image_path for a in additions))
     if content is not None:
@@ -305,4 +320,5 @@ def append_content(
         findings=findings,
         packages=tuple(report.packages) if report is not None else (),
         replaced=tuple(report.replaced) if report is not None else (),
+        removed=tuple(report.removed) if report is not None else (),
     )

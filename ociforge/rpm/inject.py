@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import IO, Final, Protocol
 
 from .._env import build_time
-from ..errors import PolicyError, UnsupportedError
+from ..errors import NotFound, PolicyError, UnsupportedError
 from ..ostree.accounts import (
     GROUP_FILES,
     PASSWD_FILES,
@@ -32,12 +32,13 @@ from ..tar.flatten import FlatTree
 from ..tar.header import DIR, LNK, REG, SYM, TarHeader
 from ..tar.tree import normalize
 from .caps import XATTR, encode_caps
+from .erase import plan_erase
 from .files import RpmFile, file_list
 from .installed import InstallInfo, installed_header, transaction_color
 from .kernel import kernel_reason
 from .package import RpmPackage, read_package
 from .payload import iter_payload
-from .rpmdb import DB_DIRECTORIES, Rpmdb, db_byteorder
+from .rpmdb import DB_DIRECTORIES, InstalledPackage, Rpmdb, db_byteorder
 from .scriptlets import plan_scriptlets
 from .signature import PublicKey
 from .tags import FileState, Tag
@@ -101,6 +102,7 @@ class InjectReport:
 
     packages: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -262,6 +264,23 @@ class _Injector:
                 )
         plan.states = states
 
+    def keep_as(self, path: str, saved: str) -> None:
+        """Write the base's ``path`` at ``saved`` (a modified ``%config`` file's ``.rpmsave``)."""
+        entry = self.base.entry(path)
+        data = self.base.read(path)
+        if entry is None or data is None:
+            return
+        header = TarHeader(
+            saved.lstrip("/"),
+            REG,
+            mode=entry.mode & 0o7777,
+            uid=entry.uid,
+            gid=entry.gid,
+            size=len(data),
+            mtime=entry.mtime,
+        )
+        self.add(header, data, "ociforge")
+
     def write_bytes(self, path: str, data: bytes | str, *, mode: int = 0o644) -> None:
         if isinstance(data, str):
             data = data.encode()
@@ -292,11 +311,27 @@ def find_rpmdb(base: FlatTree) -> tuple[str, bytes | None]:
     return DB_DIRECTORIES[0], None
 
 
-def _gone(old: RpmFile, base: FlatTree, keep: set[str]) -> bool:
-    """Whether a file of a replaced package should be whited out (no other owner, present)."""
-    if old.is_dir or old.is_ghost or normalize(old.path) in keep:
+def _replaces(new: RpmPackage, installed: InstalledPackage) -> bool:
+    """Whether installing ``new`` replaces ``installed``, as ``rpm -U`` would.
+
+    The same name on the same architecture (noarch replaces and is replaced by any): a
+    multilib sibling (``glibc.i686`` beside ``glibc.x86_64``) stays.
+    """
+    if new.name != installed.name:
         return False
-    return base.entry(old.path) is not None
+    arch = installed.header.string(Tag.ARCH, "") or ""
+    return new.arch == arch or "noarch" in (new.arch, arch)
+
+
+def _erased(installed: Sequence[InstalledPackage], erase: Sequence[str]) -> list[InstalledPackage]:
+    """The installed packages ``erase`` names (by name or NEVRA); an unknown one is an error."""
+    chosen: dict[int, InstalledPackage] = {}
+    for spec in erase:
+        found = [p for p in installed if spec in (p.name, p.nevra)]
+        if not found:
+            raise NotFound(f"--remove {spec}: no such package is installed in the base image")
+        chosen.update((p.hnum, p) for p in found)
+    return list(chosen.values())
 
 
 def _unrun_triggers(triggers: list[tuple[str, str, str]], paths: set[str]) -> list[str]:
@@ -339,10 +374,16 @@ def inject_rpms(
     rpms: Sequence[RpmSource],
     sink: EntrySink,
     *,
+    erase: Sequence[str] = (),
     options: InjectOptions | None = None,
     architecture: str = "x86_64",
 ) -> InjectReport:
-    """Add ``rpms`` to ``sink`` as one layer over ``base``; return what was done.
+    """Add ``rpms`` to ``sink`` as one layer over ``base``, erasing ``erase``; say what was done.
+
+    An installed package of the same name and architecture as a new one is replaced (up- or
+    downgrade, as ``rpm -U`` and ``override replace``); ``erase`` names installed packages
+    (by name or NEVRA) to remove, as ``rpm -e`` does (:mod:`.erase`). Dependencies are not
+    checked here: :mod:`ociforge.transaction` decides what may be installed and erased.
 
     Each package is opened once: its headers are read and checked first (all of them, before
     anything is written), its payload streamed later. Raises before writing anything when a
@@ -350,12 +391,13 @@ def inject_rpms(
     the sink must be discarded if this raises.
     """
     with contextlib.ExitStack() as stack:
-        return _inject(base, rpms, sink, options or InjectOptions(), architecture, stack)
+        return _inject(base, rpms, erase, sink, options or InjectOptions(), architecture, stack)
 
 
 def _inject(
     base: FlatTree,
     rpms: Sequence[RpmSource],
+    erase: Sequence[str],
     sink: EntrySink,
     options: InjectOptions,
     architecture: str,
@@ -371,13 +413,19 @@ def _inject(
     db_dir, db_bytes = find_rpmdb(base)
     order = db_byteorder(architecture)
     with Rpmdb(db_bytes, what=f"base image {db_dir}/rpmdb.sqlite", byteorder=order) as db:
-        replaced = []
-        owned_elsewhere: set[str] = set()
+        installed = db.packages()
+        erased = _erased(installed, erase)
+        gone_ids = {p.hnum for p in erased}
+        replaced = [
+            p
+            for p in installed
+            if p.hnum not in gone_ids and any(_replaces(plan.package, p) for plan in plans)
+        ]
+        gone_ids.update(p.hnum for p in replaced)
+        owned_elsewhere: set[str] = {f.path for plan in plans for f in plan.package.files}
         triggers: list[tuple[str, str, str]] = []  # package, kind, path prefix
-        for pkg in db.packages():
-            if pkg.name in names:
-                replaced.append(pkg)
-            else:
+        for pkg in installed:
+            if pkg.hnum not in gone_ids:
                 owned_elsewhere.update(normalize(f.path) for f in file_list(pkg.header))
             for kind, tag in (("%filetriggerin", Tag.FILETRIGGERNAME),
                               ("%transfiletriggerin", Tag.TRANSFILETRIGGERNAME)):  # fmt: skip
@@ -411,16 +459,23 @@ def _inject(
             injector.write_bytes(path, data, mode=0 if "shadow" in path else 0o644)
         new_paths = set(injector.placed)
         report.notes.extend(_unrun_triggers(triggers, new_paths))
+        erase_plan = plan_erase(
+            [*replaced, *erased],
+            tree=base,
+            owned_elsewhere=owned_elsewhere,
+            new_paths=new_paths,
+        )
+        for path, saved in erase_plan.saved:
+            injector.keep_as(path, saved)
+        for path in erase_plan.whiteouts:
+            sink.add_whiteout(path)
+        report.notes.extend(erase_plan.notes)
+        report.notes.extend(f"{path} removed (whiteout)" for path in erase_plan.whiteouts)
         for old in replaced:
             report.replaced.append(old.nevra)
-            for f in file_list(old.header):
-                target = normalize(f.path)
-                if f.is_dir and target not in new_paths and target not in owned_elsewhere:
-                    report.notes.append(f"{old.nevra}: directory {target} left in place")
-                if target in new_paths or not _gone(f, base, owned_elsewhere):
-                    continue
-                sink.add_whiteout(target)
-                report.notes.append(f"{old.nevra}: {target} removed (whiteout)")
+            db.remove(old.hnum)
+        for old in erased:
+            report.removed.append(old.nevra)
             db.remove(old.hnum)
         for plan in plans:
             info = InstallInfo(when, when, transaction_color(architecture), plan.states)
