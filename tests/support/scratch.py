@@ -75,3 +75,23 @@ def systemctl_preset(
     need("systemctl")
     argv = ["systemctl", f"--root={root}", *(["--global"] if user else []), "preset", *units]
     return subprocess.run(argv, capture_output=True, text=True, check=False)
+
+
+def update_alternatives(root: Path, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """Debian's ``update-alternatives`` on ``root`` (state in ``root/var/lib/dpkg/alternatives``)."""
+    need("update-alternatives")
+    admin = root / "var/lib/dpkg/alternatives"
+    admin.mkdir(parents=True, exist_ok=True)
+    (root / "etc/alternatives").mkdir(parents=True, exist_ok=True)
+    base = [
+        "update-alternatives",
+        "--root",
+        str(root),
+        "--admindir",
+        str(admin),
+        "--log",
+        "/dev/null",
+    ]
+    # chkconfig's newer spelling; Debian only knows the old one, which chkconfig also accepts.
+    args = ["--slave" if arg == "--follower" else arg for arg in argv[1:]]
+    return subprocess.run([*base, *args], capture_output=True, text=True, check=False)
