@@ -26,7 +26,7 @@ from ...ostree.alternatives import AlternativeCommand
 from ..header import Header
 from ..tags import Tag
 from .actions import PostStep, Preset
-from .recognise import Findings, recognise
+from .recognise import recognise
 from .rpmostree import (
     IGNORED_KERNEL_SCRIPTS,
     IGNORED_PKG_SCRIPTS,
@@ -34,6 +34,7 @@ from .rpmostree import (
     lua_skips,
     script_id,
 )
+from .walk import Findings
 
 __all__ = [
     "INSTALL_SCRIPTLETS",
@@ -112,22 +113,17 @@ def _scripts(header: Header) -> list[Scriptlet]:
             target = names[i] if i < len(names) else "?"
             kind = "%triggerin" if sense & _SENSE_IN else "%triggerprein"
             out.append(Scriptlet(f"{kind} -- {target}", prog, scripts[index[i]]))
-    for kind, tags in (
-        ("%filetriggerin", (Tag.FILETRIGGERFLAGS, Tag.FILETRIGGERINDEX, Tag.FILETRIGGERSCRIPTS, Tag.FILETRIGGERSCRIPTPROG)),
-        ("%transfiletriggerin", (Tag.TRANSFILETRIGGERFLAGS, Tag.TRANSFILETRIGGERINDEX, Tag.TRANSFILETRIGGERSCRIPTS, Tag.TRANSFILETRIGGERSCRIPTPROG)),
-    ):  # fmt: skip
-        flags, indices, bodies, programs = (header.integers(tags[0]), header.integers(tags[1]),
-                                            header.strings(tags[2]), header.strings(tags[3]))  # fmt: skip
-        wanted = sorted(
-            {indices[i] for i, f in enumerate(flags) if f & _SENSE_IN and i < len(indices)}
-        )
-        if not flags:  # an old header without flags: every file trigger
-            wanted = list(range(len(bodies)))
-        for j in wanted:
+    for kind, prefix in (("%filetriggerin", "FILE"), ("%transfiletriggerin", "TRANSFILE")):
+        flags = header.integers(Tag[f"{prefix}TRIGGERFLAGS"])
+        indices = header.integers(Tag[f"{prefix}TRIGGERINDEX"])
+        bodies = header.strings(Tag[f"{prefix}TRIGGERSCRIPTS"])
+        programs = header.strings(Tag[f"{prefix}TRIGGERSCRIPTPROG"])
+        # Only "in" triggers run at install time; un/postun ones belong to erasing.
+        wanted = {indices[i] for i, f in enumerate(flags) if f & _SENSE_IN and i < len(indices)}
+        for j in sorted(wanted) if flags else range(len(bodies)):
             if j < len(bodies):
-                out.append(
-                    Scriptlet(kind, programs[j] if j < len(programs) else "/bin/sh", bodies[j])
-                )
+                program = programs[j] if j < len(programs) else "/bin/sh"
+                out.append(Scriptlet(kind, program, bodies[j]))
     return out
 
 
