@@ -32,7 +32,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final, Literal
+from typing import Final, Literal, Protocol
 
 from .units import (
     CONFIG_DIRS,
@@ -47,7 +47,9 @@ from .view import TreeReader
 
 __all__ = [
     "PRESET_DIRS",
+    "apply_presets",
     "PresetAction",
+    "PresetCall",
     "PresetPolicy",
     "PresetResult",
     "PresetRule",
@@ -301,6 +303,55 @@ class _Presetter:
                 self.disable(unit)
 
 
+class PresetCall(Protocol):
+    """One ``systemctl preset`` call, as a scriptlet plan lists it."""
+
+    @property
+    def units(self) -> tuple[str, ...]:
+        """The units named."""
+        ...
+
+    @property
+    def scope(self) -> Scope:
+        """``system``, or ``user`` for ``--global``."""
+        ...
+
+
+def apply_presets(
+    calls: Iterable[PresetCall], *, tree: TreeReader, ignore_directive: bool = True
+) -> PresetResult:
+    """What a series of ``systemctl [--global] preset`` calls would change in ``tree``.
+
+    Each call sees the links the earlier ones made and fails on its own (a missing unit
+    changes nothing for that call only), as separate systemctl runs would.
+    """
+    runs: dict[Scope, _Presetter] = {}
+    notes: list[str] = []
+    decisions: dict[str, PresetAction] = {}
+    for call in calls:
+        run = runs.get(call.scope)
+        if run is None:
+            policy = load_presets(tree, scope=call.scope, ignore_directive=ignore_directive)
+            run = runs[call.scope] = _Presetter(tree, call.scope, policy)
+            notes += policy.notes
+        start = len(run.notes)
+        run.run(list(call.units))
+        notes += run.notes[start:]
+        decisions.update(run.decisions)
+    add: dict[str, str] = {}
+    remove: list[str] = []
+    for run in runs.values():
+        add.update((p, t) for p, t in run.state.items() if run.existing.get(p) != t)
+        remove += [p for p in run.existing if p not in run.state]
+    return PresetResult(dict(sorted(add.items())), tuple(sorted(remove)), tuple(notes), decisions)
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    units: tuple[str, ...]
+    scope: Scope
+
+
 def preset_links(
     units: Iterable[str],
     *,
@@ -315,7 +366,9 @@ def preset_links(
     ``remove`` lists existing links to delete (whiteouts in a layer).
     """
     if policy is None:
-        policy = load_presets(tree, scope=scope, ignore_directive=ignore_directive)
+        return apply_presets(
+            [_Call(tuple(units), scope)], tree=tree, ignore_directive=ignore_directive
+        )
     run = _Presetter(tree, scope, policy)
     run.notes += policy.notes
     run.run(list(units))

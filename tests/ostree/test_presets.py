@@ -9,6 +9,7 @@ import pytest
 from ociforge.ostree.presets import (
     PresetPolicy,
     PresetRule,
+    apply_presets,
     glob_match,
     load_presets,
     parse_preset,
@@ -327,3 +328,32 @@ def test_load_presets_orders_by_name_across_directories() -> None:
         }
     )
     assert [r.pattern for r in load_presets(tree).rules] == ["a", "c", "b"]
+
+
+def test_apply_presets_chains_calls_and_fails_them_one_by_one() -> None:
+    from ociforge.rpm.scriptlets import Preset
+
+    user = "/usr/lib/systemd/user"
+    tree = scratch.memory(
+        {
+            **BASE,
+            **disable_all("enable x.service"),
+            f"{user}/u.service": unit("WantedBy=default.target"),
+            f"{ETC}/sockets.target.wants/y.socket": Link(f"{LIB}/y.socket"),
+        }
+    )
+    result = apply_presets(
+        [
+            Preset(("x.service",)),
+            Preset(("missing.service", "y.socket")),  # fails alone: y.socket keeps its link
+            Preset(("u.service",), "user"),
+            Preset(("y.socket",)),  # disable * now removes it
+        ],
+        tree=tree,
+    )
+    assert dict(result.add) == {
+        f"{ETC}/multi-user.target.wants/x.service": f"{LIB}/x.service",
+        "/etc/systemd/user/default.target.wants/u.service": f"{user}/u.service",
+    }
+    assert result.remove == (f"{ETC}/sockets.target.wants/y.socket",)
+    assert result.decisions == {"x.service": "enable", "u.service": "enable", "y.socket": "disable"}
