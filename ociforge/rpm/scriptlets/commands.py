@@ -13,7 +13,7 @@ from typing import Final
 from ...accounts import SysusersEntry, parse_sysusers_line
 from ...errors import PolicyError
 from ...ostree.alternatives import AlternativeRemove, parse_alternatives
-from ...ostree.units import UNIT_SUFFIXES, Scope
+from ...ostree.units import UNIT_SUFFIXES, Scope, valid_unit_name
 from .actions import Preset
 from .walk import Call, Status, Walker, options
 
@@ -60,7 +60,12 @@ def _systemctl(w: Walker, c: Call) -> Status:
             w.refuse(command.text, f"{arg} is not translated")
             return None
         elif not arg.startswith("-") and arg != "preset":
-            units.append(arg if arg.endswith(UNIT_SUFFIXES) else f"{arg}.service")
+            # systemctl mangles a bare name into a service, as here
+            unit = arg if arg.endswith(UNIT_SUFFIXES) else f"{arg}.service"
+            if not valid_unit_name(unit):
+                w.refuse(command.text, f"{arg!r} is not a unit name")
+                return None
+            units.append(unit)
     if not units:
         w.refuse(command.text, "preset without units")
         return None
@@ -76,8 +81,12 @@ def _update_helper(w: Walker, c: Call) -> Status:
         if any(u is None for u in units) or not units:
             w.refuse(command.text, "the unit names are not known offline")
             return None
+        names = tuple(u for u in units if u is not None)
+        if not all(valid_unit_name(u) for u in names):
+            w.refuse(command.text, "the unit names are not valid")
+            return None
         scope: Scope = "system" if verb == "install-system-units" else "user"
-        w.found.presets.append(Preset(tuple(u for u in units if u is not None), scope))
+        w.found.presets.append(Preset(names, scope))
         return True
     w.note(command, f"not run: {verb} is not an install-time action")
     return True

@@ -84,9 +84,15 @@ def _exit_builtin(w: Walker, c: Call) -> Status:
 
 
 def _find_readonly(w: Walker, c: Call) -> Status:
-    argv, command = c.argv, c.command
-    if any(a is None or a in _FIND_WRITES for a in argv[1:]):
-        w.refuse(command.text, "find may change or run things here")
+    """``find`` without actions that write or run: a word that starts as a path stays a path."""
+    for word in c.command.words[1:]:
+        first = word.parts[0]
+        if first.kind == "lit" and first.text.startswith("/"):
+            continue
+        fields = w.expand(word, c.command.text)
+        if fields is None or any(f in _FIND_WRITES for f in fields):
+            w.refuse(c.command.text, "find may change or run things here")
+            return None
     return None
 
 
