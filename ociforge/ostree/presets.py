@@ -14,7 +14,7 @@ systemd's, checked against ``systemctl --root=DIR preset`` (systemd 252):
   needs an exact template name. ``disable`` takes the rest of the line as its pattern, so
   ``disable a b`` matches nothing. Keywords are lowercase; a line systemd cannot parse
   (``ENABLE x``, ``enable x # comment``) is skipped, with a note. ``ignore PATTERN`` (systemd
-  ≥ 254) leaves a unit alone; systemd 252 (RHEL 9) skips such a line as unparsable, which
+  newer than 252) leaves a unit alone; systemd 252 (RHEL 9) skips such a line as unparsable, which
   ``ignore_directive=False`` reproduces.
 - **No matching line means enable** (also when no preset file exists at all): Fedora and
   RHEL ship ``99-default-disable.preset`` with ``disable *`` to turn that around.
