@@ -199,7 +199,7 @@ ROWS: dict[str, tuple[str | None, str, bool, Check]] = {
         elseif pid > 0 then
             posix.wait(pid)
         end
-        """, False, noted("systemd.transfiletriggerin: never run by rpm-ostree")),
+        """, False, noted("%transfiletriggerin not run (rpm-ostree never runs systemd.transfiletriggerin)")),
     "ldconfig_scriptlets": (None, "%post -p /sbin/ldconfig\n\n%postun -p /sbin/ldconfig\n", False,
                             noted("%post not run (harmless)")),
     "sysusers_create_compat": (None, """\
@@ -368,13 +368,13 @@ ROWS: dict[str, tuple[str | None, str, bool, Check]] = {
     "Lua in rpm-ostree's replacement table": ("glibc-common", """\
         %transfiletriggerin -p <lua> -- /lib /usr/lib /lib64 /usr/lib64
         os.execute("/sbin/ldconfig")
-        """, False, noted("glibc-common.transfiletriggerin: ldconfig")),
+        """, False, noted("not run (ldconfig: the default library directories need no cache, as rpm-ostree's replacement for glibc-common.transfiletriggerin)")),
     "Lua replaced by a post-step": ("glibc", "%post -p <lua>\nos.execute('iconvconfig')\n", True,
                                     post_steps("iconvconfig")),
     "Lua marked for rpm-ostree to skip": (None, "%post -p <lua>\n-- rpm-ostree-skip\nprint('x')\n", False,
-                                          noted("asks rpm-ostree to skip it")),
+                                          noted("%post not run (the Lua script asks rpm-ostree to skip it)")),
     "rpm-ostree's ignored package scripts": ("nfs-utils", "%post\n/usr/bin/frobnicate --all\n", False,
-                                             noted("nfs-utils.post: never run by rpm-ostree")),
+                                             noted("nfs-utils: %post not run (rpm-ostree never runs nfs-utils.post)")),
 }  # fmt: skip
 
 

@@ -129,6 +129,8 @@ def _scripts(header: Header) -> list[Scriptlet]:
 
 def _summary(found: Findings) -> str:
     """What was taken from a scriptlet, for its report line."""
+    if found.verdict:
+        return found.verdict
     parts = []
     if found.accounts:
         parts.append("accounts taken from it")
@@ -152,7 +154,7 @@ def _fixed(script: Scriptlet, package_name: str) -> Findings | str | None:
     found = Findings()
     program = script.interpreter.split()[0] if script.interpreter else "/bin/sh"
     if ident in IGNORED_PKG_SCRIPTS:
-        found.notes.append(f"{ident}: never run by rpm-ostree")
+        found.verdict = f"rpm-ostree never runs {ident}"
         return found
     if ident in IGNORED_KERNEL_SCRIPTS:
         found.post_steps.append(
@@ -162,13 +164,13 @@ def _fixed(script: Scriptlet, package_name: str) -> Findings | str | None:
     if program == _LUA:
         decision = LUA_REPLACEMENTS.get(ident)
         if lua_skips(script.body):
-            found.notes.append(f"{ident}: the Lua script asks rpm-ostree to skip it")
+            found.verdict = "the Lua script asks rpm-ostree to skip it"
         elif decision is None:
             return "a Lua script (rpm-ostree refuses Lua it has no replacement for)"
         elif decision.post_step is not None:
             found.post_steps.append(PostStep(decision.post_step, decision.detail, ident))
         else:
-            found.notes.append(f"{ident}: {decision.detail} (rpm-ostree's replacement)")
+            found.verdict = f"{decision.detail}, as rpm-ostree's replacement for {ident}"
         return found
     if program in _LDCONFIG or program in _TRUE:
         if script.body.strip():

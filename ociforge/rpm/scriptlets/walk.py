@@ -53,6 +53,8 @@ class Findings:
     post_steps: list[PostStep] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     refused: tuple[str, str] | None = None  # (command, why)
+    #: A verdict for the whole scriptlet, when one decides it (rpm-ostree's fixed tables).
+    verdict: str = ""
 
     def changes(self) -> bool:
         """Whether anything beyond notes was found."""
