@@ -1,9 +1,10 @@
 r"""A parser for the shell that RPM scriptlets are written in, down to a tree nothing executes.
 
-It covers what macro expansions and vendor scriptlets use: quoting, ``\\`` continuations,
-comments, ``;``/``&&``/``||``/``|``/``&``, ``!``, redirections (``>/dev/null 2>&1``, ``&>``),
-here-documents, ``$var``/``${var}``/``$(…)``/backticks, ``if``/``elif``/``else``, ``for … in``,
-``{ …; }``, ``( … )``, bash arrays (``a=( … )``) and ``[[ … ]]``. ``case``, loops other than
+Tokens come from :mod:`.lexer`. It covers what macro expansions and vendor scriptlets use:
+quoting, ``\`` continuations, comments, ``;``/``&&``/``||``/``|``/``&``, ``!``, redirections
+(``>/dev/null 2>&1``, ``&>``), here-documents, ``$var``/``${var}``/``$(…)``/backticks,
+``if``/``elif``/``else``, ``for … in``, ``{ …; }``, ``( … )``, bash arrays (``a=( … )``) and
+``[[ … ]]``. ``case``, loops other than
 ``for``, functions and anything else come back as :class:`Unsupported` nodes so the caller can
 refuse them by name. The parser never guesses: an unclosed quote is a :class:`ShellError`.
 """
