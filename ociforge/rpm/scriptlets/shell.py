@@ -5,7 +5,8 @@ quoting, ``\`` continuations, comments, ``;``/``&&``/``||``/``|``/``&``, ``!``, 
 (``>/dev/null 2>&1``, ``&>``), here-documents, ``$var``/``${var}``/``$(…)``/backticks,
 ``if``/``elif``/``else``, ``for … in``, ``{ …; }``, ``( … )``, bash arrays (``a=( … )``) and
 ``[[ … ]]``. ``case``, loops other than ``for``, functions and anything else come back as
-:class:`Unsupported` nodes so the caller can refuse them by name. The parser never guesses: an unclosed quote is a :class:`ShellError`.
+:class:`Unsupported` nodes so the caller can refuse them by name. The parser never guesses:
+an unclosed quote is a :class:`ShellError`.
 """
 
 from __future__ import annotations
