@@ -24,6 +24,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from ..errors import IgnitionError
+from ..ostree.units import (
+    install_links,
+    instance_of,
+    parse_install_section,
+    template_of,
+    valid_unit_name,
+)
 from ..tar.header import DIR, LNK, REG, SYM, TarHeader
 
 if TYPE_CHECKING:
@@ -43,10 +50,6 @@ __all__ = [
 #: Largest decoded file accepted from one data URL (Ignition configs are small by nature).
 MAX_FILE_BYTES: Final = 64 * 1024 * 1024
 _UNIT_DIR: Final = "/etc/systemd/system"
-_UNIT_SUFFIXES: Final = (
-    ".service", ".socket", ".target", ".timer", ".path", ".mount", ".automount",
-    ".swap", ".slice", ".scope", ".device",
-)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +285,7 @@ class _Parser:
             where = f"systemd.units[{i}]"
             node = self.obj(item, where)
             name = node.get("name")
-            if not isinstance(name, str) or not _valid_unit_name(name):
+            if not isinstance(name, str) or not valid_unit_name(name):
                 raise IgnitionError(f"{where}.name: {name!r} is not a valid systemd unit name")
             contents = node.get("contents")
             if node.get("mask"):
@@ -322,7 +325,7 @@ class _Parser:
         if name in seen:
             return
         seen.add(name)
-        template = _template_of(name)
+        template = template_of(name)
         found = None
         for candidate in dict.fromkeys([name, template]):
             if candidate in defined:
@@ -338,72 +341,16 @@ class _Parser:
                 " and the base image has no such unit"
             )
         text, unit_path = found
-        install = parse_install_section(text)
-        instance = name
-        if name == template and "@" in name:
-            default = install.get("DefaultInstance", [])
-            if not default:
-                raise IgnitionError(
-                    f"{where}: cannot enable template {name} without DefaultInstance="
-                )
-            instance = name.replace("@.", f"@{default[-1]}.", 1)
-        made = False
-        for key, suffix in (
-            ("WantedBy", ".wants"),
-            ("RequiredBy", ".requires"),
-            ("UpheldBy", ".upholds"),
-        ):
-            for target in install.get(key, []):
-                link = f"{_UNIT_DIR}/{target}{suffix}/{instance}"
-                self.links[link] = IgnitionLink(link, unit_path)
-                made = True
-        for alias in install.get("Alias", []):
-            link = f"{_UNIT_DIR}/{alias}"
-            self.links[link] = IgnitionLink(link, unit_path)
-            made = True
-        for also in install.get("Also", []):
+        if instance_of(name) == "" and not parse_install_section(text).get("DefaultInstance"):
+            raise IgnitionError(f"{where}: cannot enable template {name} without DefaultInstance=")
+        plan = install_links(name, text, unit_path)
+        for link, target in plan.links.items():
+            self.links[link] = IgnitionLink(link, target)
+        self.notes += [f"{where}: {problem}; link not created" for problem in plan.problems]
+        for also in plan.also:
             self.enable(also, defined, where, seen)
-            made = True
-        if not made:
+        if plan.static:
             self.notes.append(f"{where}: {name} has no [Install] section; enabling it does nothing")
-
-
-def _template_of(name: str) -> str:
-    """``foo@bar.service`` → ``foo@.service``; other names unchanged."""
-    if "@" not in name:
-        return name
-    prefix, rest = name.split("@", 1)
-    return f"{prefix}@.{rest.rsplit('.', 1)[1]}"
-
-
-def _valid_unit_name(name: str) -> bool:
-    return (
-        bool(re.fullmatch(r"[A-Za-z0-9:_.\\@-]+", name))
-        and name.endswith(_UNIT_SUFFIXES)
-        and not name.startswith(".")
-        and ".." not in name
-    )
-
-
-def parse_install_section(text: str) -> dict[str, list[str]]:
-    """The ``[Install]`` keys of a unit file, each with its space-separated values in order."""
-    result: dict[str, list[str]] = {}
-    section = ""
-    for raw_line in text.splitlines():
-        line = raw_line.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            section = line[1:-1]
-            continue
-        if section != "Install" or "=" not in line:
-            continue
-        key, value = (part.strip() for part in line.split("=", 1))
-        if not value:
-            result.pop(key, None)  # an empty assignment resets the list, as in systemd
-            continue
-        result.setdefault(key, []).extend(value.split())
-    return result
 
 
 def _decode_data_url(source: str, where: str) -> bytes:

@@ -5,7 +5,7 @@ A release payload is an image whose ``/release-manifests/image-references`` file
 ``machine-config-operator``, …) whose ``from.name`` is the component's pull spec, a
 ``DockerImage`` reference pinned by digest. ``/release-manifests/release-metadata`` (kind
 ``cincinnati-metadata-v0``) carries the release version. The parsers are pure; only
-:func:`read_release` reads an image, through :func:`ociforge.flatten.flatten_image`, so the
+:func:`read_release` reads an image, through :func:`ociforge.tar.flatten.flatten_image`, so the
 payload's layers are streamed and never unpacked.
 """
 
