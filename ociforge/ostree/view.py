@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable, Mapping
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
-__all__ = ["FlatTree", "FlatTreeReader", "LayeredTree", "MemoryTree", "TreeReader"]
+if TYPE_CHECKING:
+    from ..tar.flatten import FlatTree
+
+__all__ = ["FlatTreeReader", "LayeredTree", "MemoryTree", "TreeReader"]
 
 _MAX_HOPS: Final = 40
 
@@ -96,20 +99,6 @@ class MemoryTree:
             if known.startswith(prefix):
                 names.add(known[len(prefix) :].split("/", 1)[0])
         return tuple(sorted(names))
-
-
-class FlatTree(Protocol):
-    """The part of :class:`~ociforge.tar.flatten.FlatTree` a :class:`FlatTreeReader` needs."""
-
-    entries: Mapping[str, object]
-
-    def read(self, path: str) -> bytes | None:
-        """The content of a captured file (symlinks followed)."""
-        ...
-
-    def resolve(self, path: str) -> str:
-        """``path`` with every symlink followed."""
-        ...
 
 
 class FlatTreeReader:

@@ -24,6 +24,8 @@ from ..mutate import HistoryEntry, append_layers
 from ..ostree.accounts import GROUP_FILES, PASSWD_FILES, Accounts
 from ..ostree.lint import lint_new_layer, lint_tree
 from ..ostree.paths import needs_base, place
+from ..ostree.units import find_unit
+from ..ostree.view import FlatTreeReader, LayeredTree, MemoryTree, TreeReader
 from ..rpm.inject import BASE_FILES, InjectOptions, RpmSource, inject_rpms
 from ..tar.build import EntryData, LayerBuilder
 from ..tar.flatten import FlatTree, flatten_image, wanted_paths
@@ -181,15 +183,13 @@ class _EmptyTree:
 _EMPTY: Final = _EmptyTree()
 
 
-#: Where systemd units of the base live, so ``--ignition`` can enable them without contents.
-_UNIT_DIRECTORIES = ("/etc/systemd/system", "/usr/lib/systemd/system")
-
-
 def _ignition_lookups(
-    base: FlatTree,
+    tree: TreeReader,
 ) -> tuple[Callable[[str, str], int | None], Callable[[str], tuple[str, str] | None]]:
+    """Owner names and units for Ignition, from the base with the new layer's files on top."""
+
     def text(paths: Sequence[str]) -> list[str]:
-        return [raw.decode("utf-8", "replace") for p in paths if (raw := base.read(p))]
+        return [raw.decode("utf-8", "replace") for p in paths if (raw := tree.read(p))]
 
     accounts = Accounts(text(PASSWD_FILES), text(GROUP_FILES))
 
@@ -197,11 +197,10 @@ def _ignition_lookups(
         return accounts.uid(name) if kind == "user" else accounts.gid(name)
 
     def lookup(name: str) -> tuple[str, str] | None:
-        for directory in _UNIT_DIRECTORIES:
-            raw = base.read(f"{directory}/{name}")
-            if raw is not None:
-                return f"{directory}/{name}", raw.decode("utf-8", "replace")
-        return None
+        unit = find_unit(name, tree)
+        if unit is None or unit.state != "file":
+            return None
+        return unit.path, unit.text
 
     return resolve, lookup
 
@@ -248,17 +247,11 @@ def append_content(
         # Files for plain /usr and /etc need nothing from the base; anything else is placed
         # through its symlinks and linted over it. Packages also need /etc's content: a
         # modified %config file of a package that goes is kept as .rpmsave.
-        units = [f"{d}/*" for d in _UNIT_DIRECTORIES]
-        wanted = wanted_paths([*BASE_FILES, *units, *(["/etc/*"] if packages else [])])
+        wanted = wanted_paths([*BASE_FILES, *(["/etc/*"] if packages else [])])
         base = flatten_image(image, wanted=wanted, heads=True, verify=verify_base)
     notes: list[str] = []
     try:
         content = None
-        if ignition is not None:
-            assert base is not None
-            resolve, lookup = _ignition_lookups(base)
-            content = parse_ignition(ignition, resolve=resolve, lookup_unit=lookup)
-            notes.extend(content.notes)
         builder = LayerBuilder(compression=compression, docker=mt.is_docker(image.media_type))
         try:
             report = None
@@ -272,10 +265,16 @@ def append_content(
                     options=rpm_options,
                     architecture=image.config.architecture,
                 )
-                notes[:0] = report.notes
+                notes.extend(report.notes)
             rules = base if base is not None else _EMPTY
             add_files(builder, additions, replace=True, base=rules, notes=notes, bootable=bootable)
-            if content is not None:
+            if ignition is not None:
+                assert base is not None
+                # Units and users the packages of this same append bring count too.
+                shipped = report.tree if report is not None else MemoryTree()
+                resolve, lookup = _ignition_lookups(LayeredTree(shipped, FlatTreeReader(base)))
+                content = parse_ignition(ignition, resolve=resolve, lookup_unit=lookup)
+                notes.extend(content.notes)
                 placer = _Placer(builder, rules, notes, replace=True, bootable=bootable)
                 for header, data in ignition_entries(content):
                     placer.add(header, data, origin="--ignition")
