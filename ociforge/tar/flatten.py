@@ -26,7 +26,7 @@ from ..layer import Layer
 from ..streams import CHUNK_SIZE, RangeReader, Readable
 from .header import TarHeader
 from .names import split_member_name
-from .reader import iter_members
+from .reader import iter_verified
 from .tree import HEAD_BYTES, EntryKind, TreeEntry, normalize
 from .whiteout import classify
 
@@ -91,7 +91,7 @@ def _scan_layer(
     scan = _LayerScan()
     what = f"layer {layer.digest}"
     with _open_layer(layer, verify) as stream:
-        for member, data in iter_members(stream, what=what):
+        for member, data in iter_verified(stream, what=what):
             header = member.header
             path = _record(scan, header, what)
             if path is None or not header.is_file:
@@ -127,6 +127,8 @@ def _record(scan: _LayerScan, header: TarHeader, what: str) -> str | None:
     link = header.linkname
     if kind == "hardlink":
         link = normalize(link)
+        if link == path:
+            return None  # a link to itself changes nothing, as in unpack and overlay
         scan.links[path] = link
     entry = TreeEntry(
         kind, link, header.mode, header.uid, header.gid, header.size, mtime=header.mtime
@@ -187,10 +189,8 @@ class FlatTree:
                 target = entry.linkname
                 if not target.startswith("/"):
                     target = posixpath.join("/" + "/".join(done), target)
-                parts = normalize(target).strip("/").split("/") + parts[1:]
+                parts = [p for p in normalize(target).split("/") if p] + parts[1:]
                 done = []
-                if parts == [""]:
-                    parts = []
                 continue
             done.append(parts[0])
             parts = parts[1:]

@@ -162,7 +162,7 @@ def load_states(
     for number, line in enumerate(iterator, start=2):
         try:
             yield PathState.from_json(json.loads(line))
-        except (ValueError, KeyError, TypeError, FormatError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, FormatError) as exc:
             raise FormatError(f"{what}: line {number}: {exc}") from None
 
 

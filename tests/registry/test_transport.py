@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,12 +11,15 @@ import pytest
 
 import ociforge
 from ociforge import RegistryError, RegistryOptions, SizeMismatch, TransportError
+from ociforge.registry.client import RegistryClient
 from ociforge.registry.options import TlsOptions
 from ociforge.registry.protocol import MAX_ERROR_BYTES, Request
+from ociforge.registry.reference import parse_registry_reference
 from ociforge.registry.transport import Transport
 from tests.support import images
 from tests.support.pki import tls_pair
 from tests.support.registry import Registry, start_registry
+from tests.support.relay import Relay
 
 
 def _push(image: images.BuiltImage, tmp_path: Path, target: str, options: RegistryOptions) -> str:
@@ -28,16 +30,22 @@ def _push(image: images.BuiltImage, tmp_path: Path, target: str, options: Regist
 def test_untrusted_certificate_fails_once_and_clearly(
     tls_registry: Registry, tmp_path: Path, small_image: images.BuiltImage
 ) -> None:
-    started = time.monotonic()
-    with pytest.raises(TransportError, match="certificate verification failed"):
-        _push(
-            small_image,
-            tmp_path,
-            tls_registry.ref("a:v1"),
-            RegistryOptions(creds=tls_registry.creds),
-        )
-    assert time.monotonic() - started < 2  # a handshake failure is not retried
+    relay = Relay(tls_registry.host)  # counts the TCP connections the push makes
+    try:
+        with pytest.raises(TransportError, match="certificate verification failed"):
+            _push(small_image, tmp_path, relay.ref("a:v1"), RegistryOptions(creds="u:p"))
+        assert relay.connections == 1  # a handshake failure is not retried
+    finally:
+        relay.stop()
     assert tls_registry.requests() == []
+    # The same through one client whose transport records the sleeps it is asked for.
+    sleeps: list[float] = []
+    reference = parse_registry_reference(tls_registry.ref("a"))
+    client = RegistryClient(reference, options=RegistryOptions(creds="u:p"))
+    client.transport = Transport(sleep=sleeps.append)
+    with pytest.raises(TransportError, match="certificate verification failed"):
+        client.get_manifest("v1")
+    assert (client.transport.requests_sent, sleeps) == (1, [])
 
 
 def test_cert_dir_trusts_the_registry(

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ociforge.errors import OciforgeError
 from ociforge.rpm.header import parse_header
 from ociforge.rpm.package import read_package
-from tests.rpm.test_payload import _read_bytes as read_everything
+from tests.support.rpmread import read_everything
 
 
 @settings(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import stat
 import struct
@@ -17,6 +16,7 @@ from ociforge.rpm.package import read_package
 from ociforge.rpm.payload import iter_payload
 from ociforge.rpm.tags import FileFlag
 from tests.support import rpms
+from tests.support.rpmread import read_everything
 from tests.support.tools import need, run
 
 
@@ -117,20 +117,12 @@ def _payload_offset(data: bytes) -> int:
     return off + 16 + 16 * il + dl
 
 
-def _read_bytes(data: bytes) -> None:
-    fh = io.BytesIO(data)
-    package = read_package(fh, what="tampered.rpm")
-    for item in iter_payload(package, fh):
-        if item.data:
-            item.data.read()
-
-
 def test_payload_digest_mismatch(tiny_rpms: dict[str, Path]) -> None:
     data = tiny_rpms["zstd"].read_bytes()
     # A zstd skippable frame decompresses to nothing, so only PAYLOADSHA256 can notice it.
     skippable = struct.pack("<II", 0x184D2A50, 4) + b"evil"
     with pytest.raises(DigestMismatch, match="PAYLOADSHA256"):
-        _read_bytes(data + skippable)
+        read_everything(data + skippable)
 
 
 def test_file_digest_mismatch(rpm_dir: Path, tmp_path: Path) -> None:
@@ -148,21 +140,21 @@ def test_file_digest_mismatch(rpm_dir: Path, tmp_path: Path) -> None:
     assert at > 0
     data[at + 10] ^= 0xFF
     with pytest.raises(DigestMismatch, match=r"file digest mismatch for /usr/share/two/a\.bin"):
-        _read_bytes(bytes(data))
+        read_everything(bytes(data))
 
 
 def test_bad_lead_magic(tiny_rpms: dict[str, Path]) -> None:
     data = bytearray(tiny_rpms["zstd"].read_bytes())
     data[0] = 0
     with pytest.raises(RpmError, match="bad lead magic"):
-        _read_bytes(bytes(data))
+        read_everything(bytes(data))
 
 
 def test_truncated_header(tiny_rpms: dict[str, Path]) -> None:
     data = tiny_rpms["zstd"].read_bytes()
     cut = _payload_offset(data) - 100
     with pytest.raises(RpmError, match="truncated"):
-        _read_bytes(data[:cut])
+        read_everything(data[:cut])
 
 
 @pytest.mark.parametrize(
@@ -177,7 +169,7 @@ def test_absurd_index_counts(tiny_rpms: dict[str, Path], which: str, il: int) ->
         off += -off % 8
     data[off + 8 : off + 12] = struct.pack(">I", il)
     with pytest.raises(RpmError, match="index count"):
-        _read_bytes(bytes(data))
+        read_everything(bytes(data))
 
 
 def test_absurd_entry_offset(tiny_rpms: dict[str, Path]) -> None:
@@ -189,7 +181,7 @@ def test_absurd_entry_offset(tiny_rpms: dict[str, Path]) -> None:
     # The second index entry of the main header points far outside the data store.
     data[off + 16 + 16 + 8 : off + 16 + 16 + 12] = struct.pack(">I", 0x7FFFFFF0)
     with pytest.raises(RpmError, match="outside"):
-        _read_bytes(bytes(data))
+        read_everything(bytes(data))
 
 
 def test_altered_header_fails_its_digest(tiny_rpms: dict[str, Path]) -> None:
@@ -198,13 +190,13 @@ def test_altered_header_fails_its_digest(tiny_rpms: dict[str, Path]) -> None:
     at = bytes(data).rfind(b"Testing", 0, payload)  # the Group string inside the main header
     data[at] = ord("X")
     with pytest.raises(DigestMismatch, match="header sha256 digest mismatch"):
-        _read_bytes(bytes(data))
+        read_everything(bytes(data))
 
 
 def test_truncated_payload(tiny_rpms: dict[str, Path]) -> None:
     data = tiny_rpms["xz"].read_bytes()
     with pytest.raises((RpmError, IntegrityError, ValueError)):
-        _read_bytes(data[:-200])
+        read_everything(data[:-200])
 
 
 def test_sha256_of_each_file_is_checked(tiny_rpms: dict[str, Path]) -> None:

@@ -1,4 +1,4 @@
-"""Blob sources that count what is read, for tests that prove a step opens nothing (or once)."""
+"""Blob sources for tests: stdlib-built images served from memory, and sources that count reads."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import dataclasses
 from contextlib import AbstractContextManager
 from typing import IO
 
-from ociforge.blobs import BlobSource
-from ociforge.image import Image
-from ociforge.spec import Descriptor
+from ociforge.blobs import BlobSource, BytesSource
+from ociforge.digest import Digest
+from ociforge.image import Image, image_from_manifest
+from ociforge.spec import Descriptor, Manifest
 from ociforge.streams import FileRange
+from tests.support.images import BuiltImage
 
 
 class CountingSource:
@@ -40,3 +42,10 @@ def counted(image: Image) -> tuple[Image, list[str]]:
         for layer in image.layers
     )
     return dataclasses.replace(image, layers=layers), opened
+
+
+def image_of(built: BuiltImage, *, name: str = "test image") -> Image:
+    """An ociforge :class:`Image` of a stdlib-built image, its blobs served from memory."""
+    blobs = {Digest.parse(digest): data for digest, data in built.blobs().items()}
+    manifest = Manifest.parse(built.manifest)
+    return image_from_manifest(manifest, BytesSource(blobs, name=name), name=name)
