@@ -58,7 +58,9 @@ class Body:
         """Up to ``size`` bytes; connection failures become :class:`TransportError`."""
         try:
             if isinstance(self.stream, requests.Response):
-                return bytes(self.stream.raw.read(size if size >= 0 else None, decode_content=True))
+                # read1: what has arrived, so a dropped connection loses nothing already read.
+                raw = self.stream.raw
+                return bytes(raw.read1(size if size >= 0 else None, decode_content=True))
             return self.stream.read(size) or b""
         except CONNECTION_ERRORS as exc:
             raise TransportError(f"{self.what}: {describe_exception(exc)}") from exc

@@ -31,6 +31,7 @@ from typing import Final
 
 from ..compression import open_decompressor
 from ..errors import (
+    CompressionError,
     DigestMismatch,
     IntegrityError,
     OciforgeError,
@@ -98,19 +99,23 @@ def cache_directory() -> str:
     return os.path.join(base, "ociforge", "repos")
 
 
-def _fail(what: str, errors: list[tuple[str, OciforgeError]]) -> OciforgeError:
-    """One error for "no mirror worked", of the gravest kind seen (integrity beats absence)."""
-    detail = "; ".join(f"{url}: {_reason(error)}" for url, error in errors) or "no mirrors"
+def _fail(label: str, subject: str, errors: list[tuple[str, OciforgeError]]) -> OciforgeError:
+    """One error for "no mirror worked", of the gravest kind seen (integrity beats absence).
+
+    Reads ``LABEL: SUBJECT: MIRROR: reason; MIRROR: reason``.
+    """
+    detail = "; ".join(f"{url}: {_reason(error, label, subject)}" for url, error in errors)
+    message = f"{label}: {subject}: {detail or 'no mirrors'}"
     for kind in (SignatureError, DigestMismatch, SizeMismatch, IntegrityError):
         if any(isinstance(error, kind) for _, error in errors):
-            return kind(f"{what}: {detail}")
-    return RepoError(f"{what}: {detail}")
+            return kind(message)
+    return RepoError(message)
 
 
-def _reason(error: OciforgeError) -> str:
-    text = str(error)
-    # Inner messages start with the file they are about, which the outer one already names.
-    return text.split(": ", 1)[1] if ": " in text else text
+def _reason(error: OciforgeError, label: str, subject: str) -> str:
+    # Inner messages repeat the repository and file the outer one already names.
+    text = str(error).removeprefix(f"{label}: ")
+    return text.removeprefix(f"{subject}: ")
 
 
 class _Fetcher:
@@ -165,7 +170,7 @@ class _Fetcher:
         return tuple(keys)
 
     def repomd(self, base: str, keys: Sequence[PublicKey]) -> Repomd:
-        what = f"{self.label}: repomd.xml"
+        what = f"{self.label}: repodata/repomd.xml"
         url = join(base, "repodata/repomd.xml")
         data = self.client.get(url, limit=MAX_REPOMD_BYTES, what=what)
         if self.metalink is not None:
@@ -195,7 +200,7 @@ class _Fetcher:
                 return final
             except OciforgeError as exc:
                 errors.append((base, exc))
-        raise _fail(f"{self.label}: {record.href}", errors)
+        raise _fail(self.label, record.href, errors)
 
     def _download(self, url: str, record: RepomdRecord, directory: str, final: str) -> None:
         what = f"{self.label}: {record.href}"
@@ -211,13 +216,18 @@ class _Fetcher:
                 served = _Hashing(body, record.checksum.algorithm, record.size, what)
                 opened = hashlib.new((record.open_checksum or record.checksum).algorithm)
                 size = 0
-                with open_decompressor(served, codec, limit=limit, what=what) as plain:
-                    while chunk := plain.read(_CHUNK):
-                        if size == 0:
-                            _check_prolog(chunk, what)
-                        opened.update(chunk)
-                        out.write(chunk)
-                        size += len(chunk)
+                try:
+                    with open_decompressor(served, codec, limit=limit, what=what) as plain:
+                        while chunk := plain.read(_CHUNK):
+                            if size == 0:
+                                _check_prolog(chunk, what)
+                            opened.update(chunk)
+                            out.write(chunk)
+                            size += len(chunk)
+                except CompressionError:
+                    # Bytes that are not what repomd.xml listed explain a broken stream better.
+                    served.verify(record.checksum.value)
+                    raise
                 served.verify(record.checksum.value)
                 if record.open_checksum is not None and not hmac.compare_digest(
                     opened.hexdigest(), record.open_checksum.value
@@ -309,7 +319,7 @@ def _fetch_one(repository: Repository, options: FetchOptions) -> RepoMetadata:
             primary = files["primary"]
             assert primary is not None
             return RepoMetadata(repository, tuple(order), repomd, primary, files["filelists"], keys)
-        raise _fail(f"{fetcher.label}: repodata/repomd.xml", errors)
+        raise _fail(fetcher.label, "repodata/repomd.xml", errors)
     finally:
         client.close()
 

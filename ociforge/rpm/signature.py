@@ -301,11 +301,11 @@ def parse_signature(data: bytes, *, what: str = "signature") -> Signature:
         if reader.byte() != 5:
             raise SignatureError(f"{what}: malformed v3 signature")
         trailer = reader.take(5)
-        kind = trailer[0]
+        sig_type = trailer[0]
         issuer = reader.take(8)
         algorithm, hash_algorithm = reader.byte(), reader.byte()
     elif version == 4:
-        kind = reader.byte()
+        sig_type = reader.byte()
         algorithm, hash_algorithm = reader.byte(), reader.byte()
         hashed = reader.take(struct.unpack(">H", reader.take(2))[0])
         hashed_part = body[: reader.pos]
@@ -322,7 +322,7 @@ def parse_signature(data: bytes, *, what: str = "signature") -> Signature:
     count = {_DSA: 2, _ECDSA: 2, _EDDSA: 2}.get(algorithm, 1)
     values = tuple(reader.mpi() for _ in range(count))
     return Signature(
-        version, algorithm, hash_algorithm, trailer, left16, values, issuer, issuer_fp, kind
+        version, algorithm, hash_algorithm, trailer, left16, values, issuer, issuer_fp, sig_type
     )
 
 

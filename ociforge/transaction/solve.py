@@ -326,8 +326,9 @@ class _PoolBuilder:
             finally:
                 handle.close()
             if not ok:
-                what = os.path.basename(path)
-                raise RepoError(f"repo {config.id}: {what}: {self.pool.errstr}")
+                what = "primary" if path == meta.primary else "filelists"
+                detail = " ".join(str(self.pool.errstr).split())
+                raise RepoError(f"repo {config.id}: {what} metadata: {detail}")
         repo.internalize()
         self.repo_of[config.id] = meta
         if config.includepkgs or config.excludepkgs:

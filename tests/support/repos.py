@@ -36,7 +36,7 @@ import ssl
 import subprocess
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,7 +133,14 @@ MAIN = (
         recommends=("agent-extras",),
         files=(_file("/usr/bin/agent"),),
     ),
-    Pkg("agent-data", arch="noarch", files=(_file("/usr/share/agent/data"),)),
+    Pkg(
+        "agent-data",
+        arch="noarch",
+        files=(_file("/usr/share/agent/data"),),
+        # Incompressible, so the package is large enough to be cut mid-download.
+        install="head -c 300000 /dev/urandom > %{buildroot}/usr/share/agent/random",
+        listing="/usr/share/agent/random",
+    ),
     Pkg("agent-extras", files=(_file("/usr/share/agent/extras"),)),
     Pkg("libfoo", "1.0", files=(_file("/usr/share/libfoo/version", "1.0\\n"),)),
     Pkg("libfoo", "2.0", files=(_file("/usr/share/libfoo/version", "2.0\\n"),)),
@@ -410,7 +417,9 @@ class RepoServer:
     """A threaded loopback HTTP(S) server for one directory, logging every request.
 
     ``tls`` serves HTTPS with that pair; ``client_ca`` then also requires a client
-    certificate signed by it (the entitled-CDN shape). ``overrides`` (path → Override)
+    certificate signed by it (the entitled-CDN shape), or only asks for one with
+    ``require_client_cert=False`` (to see whether a client offers it). ``overrides``
+    (path → Override)
     replace responses; ``Range: bytes=N-`` is honoured with a 206.
     """
 
@@ -420,6 +429,7 @@ class RepoServer:
         *,
         tls: pki.KeyPair | None = None,
         client_ca: pki.KeyPair | None = None,
+        require_client_cert: bool = True,
         workdir: Path | None = None,
     ) -> None:
         self.root = root
@@ -450,7 +460,9 @@ class RepoServer:
             context.load_cert_chain(cert, key)
             if client_ca is not None:
                 ca, _ = client_ca.write(workdir, "client-ca")
-                context.verify_mode = ssl.CERT_REQUIRED
+                context.verify_mode = (
+                    ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
+                )
                 context.load_verify_locations(cafile=ca)
             self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
             self.scheme = "https"
@@ -553,3 +565,131 @@ def installed_headers(root: Path) -> list[object]:
         return [p.header for p in db.packages()]
     finally:
         db.close()
+
+
+def set_metadata(
+    directory: Path,
+    kind: str,
+    plain: bytes,
+    *,
+    open_size: int | None = None,
+    compress: Callable[[bytes], bytes] = gzip.compress,
+    suffix: str = "gz",
+) -> Path:
+    """Replace the ``kind`` record's file with ``compress(plain)`` and fix ``repomd.xml``.
+
+    Checksums and sizes are recomputed here with hashlib; ``open_size`` may lie on purpose.
+    """
+    ns = "http://linux.duke.edu/metadata/repo"
+    ET.register_namespace("", ns)
+    ET.register_namespace("rpm", "http://linux.duke.edu/metadata/rpm")
+    path = directory / "repodata" / "repomd.xml"
+    tree = ET.parse(path)
+    for data in tree.getroot().findall(f"{{{ns}}}data"):
+        if data.get("type") != kind:
+            continue
+        blob = compress(plain)
+        digest = hashlib.sha256(blob).hexdigest()
+        href = f"repodata/{digest}-{kind}.xml.{suffix}"
+        (directory / href).write_bytes(blob)
+        values = {
+            "checksum": digest,
+            "size": str(len(blob)),
+            "open-checksum": hashlib.sha256(plain).hexdigest(),
+            "open-size": str(len(plain) if open_size is None else open_size),
+        }
+        for tag, value in values.items():
+            node = data.find(f"{{{ns}}}{tag}")
+            assert node is not None
+            node.text = value
+        location = data.find(f"{{{ns}}}location")
+        assert location is not None
+        location.set("href", href)
+        tree.write(path, xml_declaration=True, encoding="UTF-8")
+        return directory / href
+    raise KeyError(kind)
+
+
+def primary_xml(directory: Path) -> bytes:
+    """The decompressed primary.xml of a gzip repository (read with the stdlib)."""
+    (path,) = (directory / "repodata").glob("*-primary.xml.gz")
+    return gzip.decompress(path.read_bytes())
+
+
+class ForwardProxy:
+    """A loopback HTTP proxy: absolute-form GETs and CONNECT tunnels, logging each request."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[str, str, str]] = []  # (method, target, Proxy-Authorization)
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+            def do_GET(self) -> None:
+                import urllib.error
+                import urllib.request
+
+                proxy.log.append(("GET", self.path, self.headers.get("Proxy-Authorization", "")))
+                opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+                request = urllib.request.Request(
+                    self.path,
+                    headers={"Range": self.headers.get("Range", "")}
+                    if self.headers.get("Range")
+                    else {},
+                )
+                try:
+                    with opener.open(request, timeout=30) as upstream:
+                        status, body, headers = upstream.status, upstream.read(), upstream.headers
+                except urllib.error.HTTPError as exc:
+                    status, body, headers = exc.code, exc.read(), exc.headers
+                self.send_response(status)
+                for name in ("Content-Range",):
+                    if headers.get(name):
+                        self.send_header(name, headers[name])
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_CONNECT(self) -> None:
+                import socket
+
+                proxy.log.append(
+                    ("CONNECT", self.path, self.headers.get("Proxy-Authorization", ""))
+                )
+                host, _, port = self.path.rpartition(":")
+                upstream = socket.create_connection((host, int(port)), timeout=30)
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                self.wfile.flush()
+                client = self.connection
+
+                def pump(src: socket.socket, dst: socket.socket) -> None:
+                    with contextlib.suppress(OSError):
+                        while data := src.recv(65536):
+                            dst.sendall(data)
+                    with contextlib.suppress(OSError):
+                        dst.shutdown(socket.SHUT_WR)
+
+                back = threading.Thread(target=pump, args=(upstream, client), daemon=True)
+                back.start()
+                pump(client, upstream)
+                back.join(30)
+                upstream.close()
+                self.close_connection = True
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
