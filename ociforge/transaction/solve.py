@@ -226,6 +226,10 @@ class _PoolBuilder:
         self.pool = solv.Pool()
         self.pool.setdisttype(solv.Pool.DISTTYPE_RPM)
         self.pool.setarch(_solv_arch(architecture))
+        # libdnf's pool flags: one name may be installed once per arch colour (x86_64 and
+        # i686, as rpm allows), and excluded packages stay visible to explain problems.
+        self.pool.set_flag(solv.Pool.POOL_FLAG_IMPLICITOBSOLETEUSESCOLORS, 1)
+        self.pool.set_flag(solv.Pool.POOL_FLAG_WHATPROVIDESWITHDISABLED, 1)
         self.installed_index: dict[int, int] = {}
         self.local: dict[int, str] = {}
         self.repo_of: dict[str, RepoMetadata] = {}
@@ -591,6 +595,9 @@ class _Solve:
         if kind == S.SOLVER_RULE_PKG_NOTHING_PROVIDES_DEP:
             return f"{s}{where} requires {dep}, which nothing provides"
         if kind == S.SOLVER_RULE_PKG_REQUIRES:
+            providers = self.pool.whatprovides(dep)
+            if providers and all(p.isinstalled() for p in providers):
+                return f"{s}{where} still requires {dep}, which only packages being removed provide"
             return f"{s}{where} requires {dep}, but no package providing it can be installed"
         if kind == S.SOLVER_RULE_PKG_CONFLICTS:
             return f"{s}{where} conflicts with {other}{owhere} (Conflicts: {dep})"
