@@ -41,6 +41,7 @@ from ..errors import (
 )
 from ..registry.options import RetryPolicy
 from ..rpm.signature import PublicKey, load_keys, verify_detached
+from ..streams import Readable
 from .client import RepoClient, join
 from .metadata import RepoMetadata, Repository
 from .mirrors import (
@@ -251,7 +252,7 @@ class _Fetcher:
 class _Hashing:
     """A body reader that hashes and counts what it passes on, bounded by the expected size."""
 
-    def __init__(self, body: object, algorithm: str, size: int | None, what: str) -> None:
+    def __init__(self, body: Readable, algorithm: str, size: int | None, what: str) -> None:
         self._body = body
         self._hash = hashlib.new(algorithm)
         self._algorithm = algorithm
@@ -265,7 +266,7 @@ class _Hashing:
             size = min(size if size >= 0 else _CHUNK, self._size + 1 - self.count)
             if size <= 0:
                 size = 1
-        data: bytes = self._body.read(size)  # type: ignore[attr-defined]
+        data = self._body.read(size)
         self._hash.update(data)
         self.count += len(data)
         if self._size is not None and self.count > self._size:

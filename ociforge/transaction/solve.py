@@ -444,8 +444,9 @@ class _Solve:
             )
         installed = [self.pool.solvables[i] for i in found if self.pool.solvables[i].isinstalled()]
         if installed:
-            names = ", ".join(str(s) for s in installed)
-            self.notes.append(f"{spec}: already installed ({names}); not reinstalled")
+            names = list(dict.fromkeys(str(s) for s in installed))
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            self.notes.append(f"{spec}: already installed ({shown}); not reinstalled")
         self._add_jobs(
             _Request("install", spec, set(found)), selection.jobs(solv.Job.SOLVER_INSTALL)
         )

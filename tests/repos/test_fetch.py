@@ -28,7 +28,7 @@ from ociforge.repos.fetch import FetchOptions, fetch_metadata
 from ociforge.repos.load import MappingImageFiles, RepoAction, RepoOptions, load_repos
 from ociforge.repos.metadata import RepoMetadata, Repository
 from ociforge.rpm.signature import load_keys
-from ociforge.transaction.solve import solve
+from ociforge.transaction.solve import RepoOrigin, solve
 from tests.support import pki
 from tests.support.repos import (
     ForwardProxy,
@@ -426,6 +426,32 @@ def test_packages_downloaded_in_parallel_verified_and_cached(
     assert main.count("/Packages/") == 6
 
 
+def test_downloads_run_in_parallel(main: RepoServer, graph: Graph, tmp_path: Path) -> None:
+    meta = fetch_one(repository(main.url), tmp_path)
+    txn = _agent_transaction(graph, meta)
+    main.delays["/Packages/"] = 0.3
+    download(txn.installs, [meta], options=options(tmp_path, jobs=3))
+    assert main.most_in_flight == 3
+
+
+def test_part_file_of_an_earlier_run_is_resumed(
+    main: RepoServer, graph: Graph, tmp_path: Path
+) -> None:
+    meta = fetch_one(repository(main.url), tmp_path)
+    txn = _agent_transaction(graph, meta)
+    target = next(i for i in txn.installs if i.package.name == "agent-data")
+    origin = target.origin
+    assert isinstance(origin, RepoOrigin)
+    blob = (main.root / origin.href).read_bytes()
+    part = tmp_path / "cache" / "packages" / f"sha256-{origin.checksum.value}.rpm.part"
+    part.parent.mkdir(parents=True, exist_ok=True)
+    part.write_bytes(blob[:100_000])
+    (got,) = download([target], [meta], options=options(tmp_path))
+    assert Path(got.path).read_bytes() == blob and not part.exists()
+    (seen,) = main.requests(origin.href)
+    assert seen.headers["Range"] == "bytes=100000-" and seen.status == 206
+
+
 def test_package_checksum_mismatch_keeps_nothing(
     main: RepoServer, graph: Graph, tmp_path: Path
 ) -> None:
@@ -518,3 +544,53 @@ def test_same_cached_content_for_every_mirror(main: RepoServer, tmp_path: Path) 
     algo, hexdigest = name.removesuffix(".xml").split("-", 1)
     (primary,) = (main.root / "repodata").glob("*-primary.xml.gz")
     assert algo == "sha256" and hexdigest == hashlib.sha256(primary.read_bytes()).hexdigest()
+
+
+def test_end_to_end_as_append_install_would(graph: Graph, tmp_path: Path) -> None:
+    """Image .repo file + image key + entitled TLS + signed repomd → solve → download → check."""
+    from ociforge.transaction.fileconflicts import check_file_conflicts
+    from tests.support.repos import sign_repomd
+
+    root = graph.copy_repo("main", tmp_path / "cdn")
+    sign_repomd(root, graph.key)
+    server_pair, client_pair = pki.tls_pair(), pki.tls_pair()
+    ca, _ = server_pair.write(tmp_path / "pki", "ca")
+    cert, key = client_pair.write(tmp_path / "pki", "client")
+    with serve(root, tls=server_pair, client_ca=client_pair, workdir=tmp_path) as cdn:
+        repo_file = (
+            f"[rhel-9-for-x86_64-baseos-rpms]\nname=BaseOS $releasever\nbaseurl={cdn.url}\n"
+            "enabled=1\ngpgcheck=0\nrepo_gpgcheck=1\n"
+            "gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-redhat-release\n"
+            f"sslverify=1\nsslcacert={ca}\nsslclientcert={cert}\nsslclientkey={key}\n"
+        )
+        image = MappingImageFiles(
+            {
+                "/etc/yum.repos.d/redhat.repo": repo_file.encode(),
+                "/etc/pki/rpm-gpg/RPM-GPG-KEY-redhat-release": graph.key.public.read_bytes(),
+                "/etc/os-release": b"VERSION_ID=9.4\n",
+            }
+        )
+        installed = installed_headers(graph.base_root)
+        repos = load_repos(
+            image=image, options=RepoOptions(architecture="amd64"), installed=installed
+        )
+        metadata = fetch_metadata(repos, options=options(tmp_path))
+        txn = solve(
+            installed=installed, repos=metadata, install=["agent", "libnew"], architecture="amd64"
+        )
+        packages = download(txn.installs, metadata, options=options(tmp_path))
+        check_file_conflicts(
+            installed=installed,
+            incoming=[p.package.header for p in packages],
+            erased={e.index for e in txn.erasures},
+            architecture="amd64",
+        )
+    assert repos[0].config.name == "BaseOS 9.4"
+    assert {str(p.install.package) for p in packages} >= {
+        "agent-1.0-1.x86_64",
+        "libnew-2.0-1.x86_64",
+    }
+    assert [e.describe() for e in txn.erasures] == [
+        "erase libold-1.0-1.x86_64: obsoleted by libnew-2.0-1.x86_64"
+    ]
+    assert all(s.client_cert for s in cdn.requests())

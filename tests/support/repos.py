@@ -35,6 +35,7 @@ import shutil
 import ssl
 import subprocess
 import threading
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -435,6 +436,10 @@ class RepoServer:
         self.root = root
         self.log: list[Seen] = []
         self.overrides: dict[str, Override] = {}
+        #: Seconds to hold every response whose path contains a key (to observe parallelism).
+        self.delays: dict[str, float] = {}
+        self.in_flight = 0
+        self.most_in_flight = 0
         self._lock = threading.Lock()
         server = self
 
@@ -486,6 +491,19 @@ class RepoServer:
         self._httpd.server_close()
 
     def _serve(self, handler: http.server.BaseHTTPRequestHandler, *, head: bool = False) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            delay = max((d for k, d in self.delays.items() if k in handler.path), default=0.0)
+            if delay:
+                time.sleep(delay)
+            self._answer(handler, head=head)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, handler: http.server.BaseHTTPRequestHandler, *, head: bool) -> None:
         path = handler.path.split("?", 1)[0]
         cert = False
         with contextlib.suppress(AttributeError, ValueError):

@@ -94,6 +94,10 @@ CASES = {
     "already provided capability": ({"install": ["basecap"]}, ["install", "basecap"]),
     "explicit upgrade": ({"install": ["basepkg-2.0"]}, ["install", "basepkg-2.0"]),
     "a glob": ({"install": ["mta-*"]}, ["install", "mta-*"]),
+    "a full NEVRA": ({"install": ["libfoo-2.0-1.x86_64"]}, ["install", "libfoo-2.0-1.x86_64"]),
+    "name-version-release": ({"install": ["libfoo-1.0-1"]}, ["install", "libfoo-1.0-1"]),
+    "name.noarch": ({"install": ["agent-data.noarch"]}, ["install", "agent-data.noarch"]),
+    "several at once": ({"install": ["tool", "agent"]}, ["install", "tool", "agent"]),
 }  # fmt: skip
 
 
