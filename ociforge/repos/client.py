@@ -34,7 +34,7 @@ from ..registry.protocol import Request
 from ..registry.transport import CONNECTION_ERRORS, Transport, describe_exception, read_limited
 from .config import RepoConfig
 
-__all__ = ["Body", "RepoClient", "Unavailable"]
+__all__ = ["Body", "RangeNotSatisfiable", "RepoClient", "Unavailable", "join"]
 
 _MAX_REDIRECTS: Final = 10
 _HEADERS: Final = {"Accept-Encoding": "identity"}
@@ -42,6 +42,10 @@ _HEADERS: Final = {"Accept-Encoding": "identity"}
 
 class Unavailable(RepoError):
     """A mirror could not serve a file (status, connection, redirect); another may."""
+
+
+class RangeNotSatisfiable(Unavailable):
+    """``416``: the requested offset is at or past the end of the file."""
 
 
 @dataclass(slots=True)
@@ -130,14 +134,12 @@ class RepoClient:
     def get(self, url: str, *, limit: int, what: str) -> bytes:
         """The whole body of ``url``, at most ``limit`` bytes."""
         with self.open(url, what=what) as body:
-            data = b""
-            while True:
-                chunk = body.read(min(1 << 20, limit + 1 - len(data)))
-                if not chunk:
-                    return data
+            data = bytearray()
+            while chunk := body.read(min(1 << 20, limit + 1 - len(data))):
                 data += chunk
                 if len(data) > limit:
                     raise SizeMismatch(f"{what}: larger than {limit} bytes; refused")
+            return bytes(data)
 
     @contextmanager
     def open(self, url: str, *, what: str, offset: int = 0) -> Iterator[Body]:
@@ -207,6 +209,9 @@ class RepoClient:
                     raise Unavailable(f"{what}: redirect from https to {target} refused")
                 current = target
                 continue
+            if response.status_code == 416 and offset:
+                response.close()
+                raise RangeNotSatisfiable(f"{what}: 416 Range Not Satisfiable (from {offset})")
             if response.status_code not in (200, 206):
                 status = f"{response.status_code} {response.reason or ''}".strip()
                 body = read_limited(response, 512, what=what)

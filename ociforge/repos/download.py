@@ -32,7 +32,7 @@ from ..errors import (
 )
 from ..rpm.package import RpmPackage, read_package
 from ..transaction.solve import Install, LocalOrigin, Nevra, RepoOrigin
-from .client import RepoClient, Unavailable, join
+from .client import RangeNotSatisfiable, RepoClient, Unavailable, join
 from .fetch import FetchOptions
 from .metadata import RepoMetadata
 
@@ -134,6 +134,22 @@ class _Downloader:
         have = handle.tell()
         if origin.size is not None and have >= origin.size:
             return
+        try:
+            self._append(handle, client, url, origin, what, have)
+        except RangeNotSatisfiable:
+            # A complete .part of unknown size, or one longer than the file: start over.
+            handle.truncate(0)
+            self._append(handle, client, url, origin, what, 0)
+
+    def _append(
+        self,
+        handle: BinaryIO,
+        client: RepoClient,
+        url: str,
+        origin: RepoOrigin,
+        what: str,
+        have: int,
+    ) -> None:
         with client.open(url, what=what, offset=have) as body:
             if body.offset != have:
                 handle.truncate(0)

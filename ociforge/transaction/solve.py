@@ -67,7 +67,11 @@ _SELECT: Final = (
     | solv.Selection.SELECTION_REL
     | solv.Selection.SELECTION_GLOB
 )
-_SELECT_PATH: Final = solv.Selection.SELECTION_FILELIST | solv.Selection.SELECTION_PROVIDES
+_SELECT_PATH: Final = (
+    solv.Selection.SELECTION_FILELIST
+    | solv.Selection.SELECTION_PROVIDES
+    | solv.Selection.SELECTION_GLOB
+)
 _SELECT_INSTALLED: Final = (
     solv.Selection.SELECTION_NAME
     | solv.Selection.SELECTION_CANON
