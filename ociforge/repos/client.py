@@ -149,7 +149,11 @@ class RepoClient:
         range. Statuses other than 200/206 raise :class:`Unavailable`.
         """
         if urlsplit(url).scheme == "file":
-            yield self._open_file(url, offset, what)
+            body = self._open_file(url, offset, what)
+            try:
+                yield body
+            finally:
+                body.stream.close()
             return
         response = self._open_http(url, offset, what)
         try:

@@ -653,11 +653,9 @@ class ForwardProxy:
 
                 proxy.log.append(("GET", self.path, self.headers.get("Proxy-Authorization", "")))
                 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+                wanted = self.headers.get("Range")
                 request = urllib.request.Request(
-                    self.path,
-                    headers={"Range": self.headers.get("Range", "")}
-                    if self.headers.get("Range")
-                    else {},
+                    self.path, headers={"Range": wanted} if wanted else {}
                 )
                 try:
                     with opener.open(request, timeout=30) as upstream:
