@@ -28,9 +28,14 @@ from .streams import CHUNK_SIZE, ChunkedReader, HashingWriter, Readable, Writabl
 
 _igzip: Any
 _igzip_threaded: Any
+_codec_errors: tuple[type[BaseException], ...] = ()
 try:  # isal is a declared dependency; the fallback keeps odd platforms working.
     from isal import igzip as _igzip
     from isal import igzip_threaded as _igzip_threaded
+    from isal.igzip_lib import IsalError
+
+    # igzip reports corrupt deflate data with its own exception, not zlib.error.
+    _codec_errors = (cast(type[BaseException], IsalError),)
 except ImportError:  # pragma: no cover - exercised only where isal has no wheel
     _igzip = None
     _igzip_threaded = None
@@ -283,6 +288,17 @@ class _TrackedSource:
             close()
 
 
+_DECODE_ERRORS: Final[tuple[type[BaseException], ...]] = (
+    EOFError,
+    OSError,
+    ValueError,
+    zlib.error,
+    zstandard.ZstdError,
+    lzma.LZMAError,
+    *_codec_errors,
+)
+
+
 class _BoundedReader(ChunkedReader):
     """Decompressed output with a byte limit, a clean-end check, and codec errors made ours."""
 
@@ -314,14 +330,7 @@ class _BoundedReader(ChunkedReader):
         want = min(len(view), self._limit - self._count + 1)
         try:
             data = self._inner.read(want)
-        except (
-            EOFError,
-            OSError,
-            ValueError,
-            zlib.error,
-            zstandard.ZstdError,
-            lzma.LZMAError,
-        ) as exc:
+        except _DECODE_ERRORS as exc:
             raise CompressionError(f"{self._what}: {_describe(exc)}") from None
         n = len(data)
         if not n and want:

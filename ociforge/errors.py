@@ -20,7 +20,10 @@
     ├── NotFound(KeyError)                         a blob, manifest, tag or file that is absent
     ├── PathConflict(ValueError)                   two inputs claim one image path
     ├── PolicyError                                refused by a rule (ostree, lint, kernel…)
+    │   ├── DependencyError                        a package set whose dependencies cannot be met
+    │   └── FileConflictError                      two packages want one path with other content
     ├── SignatureError                             a bad signature, or an unknown key
+    ├── RepoError                                  an rpm-md repository is misconfigured or unusable
     └── RegistryError                              talking to a registry failed
         ├── TransportError                         connection-level failure; temporary
         ├── AuthError                              credentials refused or unobtainable
@@ -35,7 +38,9 @@ __all__ = [
     "ArchiveError",
     "AuthError",
     "CompressionError",
+    "DependencyError",
     "DigestMismatch",
+    "FileConflictError",
     "FormatError",
     "IgnitionError",
     "IntegrityError",
@@ -48,6 +53,7 @@ __all__ = [
     "PolicyError",
     "RegistryError",
     "RegistryResponseError",
+    "RepoError",
     "RpmError",
     "SignatureError",
     "SizeMismatch",
@@ -134,8 +140,20 @@ class PolicyError(OciforgeError):
     """An operation refused by a rule: ostree layout, lint, kernel replacement, scriptlets."""
 
 
+class DependencyError(PolicyError):
+    """Requested packages whose Requires, Conflicts or Obsoletes cannot be satisfied together."""
+
+
+class FileConflictError(PolicyError):
+    """Two packages of one transaction install the same path with different content or metadata."""
+
+
 class SignatureError(OciforgeError):
     """A signature is invalid, or made by a key that was not supplied."""
+
+
+class RepoError(OciforgeError):
+    """An rpm-md repository is misconfigured, unreachable or serves unusable metadata."""
 
 
 class RegistryError(OciforgeError):

@@ -28,10 +28,18 @@ CredentialResolver = Callable[[str, str], Credentials | None]
 
 @dataclass(frozen=True, slots=True)
 class TlsOptions:
-    """``--tls-verify`` and ``--cert-dir``: how to check the registry and prove who we are."""
+    """``--tls-verify`` and ``--cert-dir``: how to check the server and prove who we are.
+
+    ``ca_file`` *replaces* the system roots with the certificates in that file, as curl's
+    ``--cacert`` and dnf's ``sslcacert`` do; ``client_cert`` (with ``client_key``, or a
+    PEM holding both) is presented to the server, as dnf's ``sslclientcert``/``sslclientkey``.
+    """
 
     verify: bool = True
     cert_dir: str | None = None
+    ca_file: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

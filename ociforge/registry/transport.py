@@ -75,11 +75,21 @@ def ssl_context(options: TlsOptions) -> ssl.SSLContext:
     and every ``NAME.cert`` needs its ``NAME.key``.
     """
     if options.verify:
-        context = ssl.create_default_context()
+        try:
+            context = ssl.create_default_context(cafile=options.ca_file)
+        except (ssl.SSLError, OSError) as exc:
+            raise RegistryError(f"CA file {options.ca_file}: cannot load it: {exc}") from None
     else:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+    if options.client_cert:
+        try:
+            context.load_cert_chain(options.client_cert, options.client_key or None)
+        except (ssl.SSLError, OSError) as exc:
+            raise RegistryError(
+                f"client certificate {options.client_cert}: cannot load it: {exc}"
+            ) from None
     directory = options.cert_dir
     if directory:
         try:
@@ -191,6 +201,7 @@ class Transport:
         retry: RetryPolicy | None = None,
         pool_size: int = 8,
         sleep: Callable[[float], None] = time.sleep,
+        proxies: Mapping[str, str] | None = None,
     ) -> None:
         self.tls = tls or TlsOptions()
         self.retry = retry or RetryPolicy()
@@ -200,6 +211,10 @@ class Transport:
         adapter = _Adapter(ssl_context(self.tls), pool_size)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
+        if proxies is not None:
+            # Given proxies replace the environment's (HTTPS_PROXY, NO_PROXY…); {} means none.
+            self._session.trust_env = False
+            self._session.proxies.update(proxies)
         if not self.tls.verify:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self._lock = threading.Lock()
@@ -278,14 +293,19 @@ class Transport:
             self.sleep(self.retry.delay(attempt, retry_after))
 
     def open(
-        self, request: Request, *, authorization: Authorization, what: str
+        self,
+        request: Request,
+        *,
+        authorization: Authorization,
+        what: str,
+        redirects: bool = True,
     ) -> requests.Response:
         """Send a body-less ``GET`` and return the open response (body unread; close it).
 
         Like every repeatable request it is sent again after a connection failure, a ``429``
         or a ``5xx``, at most :attr:`RetryPolicy.attempts` times in all. Redirects are
-        followed (blobs are often served from a storage host); requests drops the
-        Authorization header when a redirect changes host.
+        followed unless ``redirects`` is False (blobs are often served from a storage host);
+        requests drops the Authorization header when a redirect changes host.
         """
         return self._perform(
             request,
@@ -293,7 +313,7 @@ class Transport:
             authorization=authorization,
             body=None,
             repeatable=True,
-            redirects=True,
+            redirects=redirects,
             what=what,
         )
 

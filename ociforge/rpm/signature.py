@@ -1,7 +1,8 @@
 """OpenPGP public keys and signatures (RFC 4880) as RPM uses them, verified with ``cryptography``.
 
-Only what RPM header signatures need: v4 public keys and subkeys (RSA, DSA, ECDSA on the NIST
-curves, EdDSA on Ed25519), v3/v4 signature packets, armored or binary input.
+Only what RPM header signatures and detached signatures of repository metadata
+(``repomd.xml.asc``) need: v4 public keys and subkeys (RSA, DSA, ECDSA on the NIST curves, EdDSA
+on Ed25519), v3/v4 signature packets, armored or binary input.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "Signature",
     "load_keys",
     "parse_signature",
+    "verify_detached",
     "verify_signature",
 ]
 
@@ -32,6 +34,8 @@ _PUBKEY: Final = 6
 _PUBSUBKEY: Final = 14
 _SIGNATURE: Final = 2
 _USERID: Final = 13
+#: Signature type 0x00: a signature of a binary document (what ``gpg --detach-sign`` makes).
+_BINARY_DOCUMENT: Final = 0x00
 
 _RSA: Final = (1, 3)
 _DSA: Final = 17
@@ -90,6 +94,8 @@ class Signature:
     values: tuple[int, ...]
     issuer: bytes
     issuer_fingerprint: bytes
+    #: The signature type octet (0x00 binary document, 0x01 canonical text, …).
+    kind: int = _BINARY_DOCUMENT
 
     @property
     def key_id(self) -> bytes:
@@ -295,10 +301,11 @@ def parse_signature(data: bytes, *, what: str = "signature") -> Signature:
         if reader.byte() != 5:
             raise SignatureError(f"{what}: malformed v3 signature")
         trailer = reader.take(5)
+        sig_type = trailer[0]
         issuer = reader.take(8)
         algorithm, hash_algorithm = reader.byte(), reader.byte()
     elif version == 4:
-        reader.take(1)
+        sig_type = reader.byte()
         algorithm, hash_algorithm = reader.byte(), reader.byte()
         hashed = reader.take(struct.unpack(">H", reader.take(2))[0])
         hashed_part = body[: reader.pos]
@@ -314,7 +321,9 @@ def parse_signature(data: bytes, *, what: str = "signature") -> Signature:
     left16 = reader.take(2)
     count = {_DSA: 2, _ECDSA: 2, _EDDSA: 2}.get(algorithm, 1)
     values = tuple(reader.mpi() for _ in range(count))
-    return Signature(version, algorithm, hash_algorithm, trailer, left16, values, issuer, issuer_fp)
+    return Signature(
+        version, algorithm, hash_algorithm, trailer, left16, values, issuer, issuer_fp, sig_type
+    )
 
 
 def _find_key(signature: Signature, keys: Sequence[PublicKey]) -> PublicKey | None:
@@ -365,4 +374,28 @@ def verify_signature(
             )
     except (InvalidSignature, OverflowError, ValueError):
         raise bad from None
+    return key
+
+
+def verify_detached(
+    signature: bytes, data: bytes, keys: Sequence[PublicKey], *, what: str
+) -> PublicKey:
+    """Check a detached signature (armored or binary) of ``data``; the key that made it.
+
+    Only binary-document signatures (type 0x00) are accepted: a canonical-text signature
+    would verify over line-ending-normalised bytes, not the bytes that are used. A
+    signature by none of ``keys`` is a :class:`SignatureError` naming the signer's key id.
+    """
+    parsed = parse_signature(signature, what=what)
+    if parsed.kind != _BINARY_DOCUMENT:
+        raise SignatureError(
+            f"{what}: signature type 0x{parsed.kind:02x} is not a binary-document signature"
+        )
+    key = verify_signature(parsed, data, keys, what=what)
+    if key is None:
+        known = ", ".join(k.key_id.hex().upper() for k in keys) or "none"
+        raise SignatureError(
+            f"{what}: signed by key {parsed.key_id.hex().upper()}, which is not one of the"
+            f" repository's keys ({known})"
+        )
     return key

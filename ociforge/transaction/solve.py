@@ -1,0 +1,724 @@
+"""Dependency resolution with libsolv: installed headers, repositories and local RPMs → Transaction.
+
+The pool is built by hand, since the ``solv`` wheel has no librpm: every installed header
+becomes a solvable (name, EVR, arch, Provides/Requires/Conflicts/Obsoletes, weak deps, rich
+deps through ``parserpmrichdep``, file list for file provides); each repository's verified
+``primary.xml`` and ``filelists.xml`` are read by libsolv itself (``add_rpmmd``, the second
+with ``REPO_EXTEND_SOLVABLES``); local packages form an ``@commandline`` repository.
+
+Policy follows dnf 4 (libdnf's ``init_solver``; the oracle in the tests is dnf itself):
+vendor changes allowed, ``BEST_OBEY_POLICY``, ``YUM_OBSOLETES``, weak dependencies installed
+unless ``weak_deps=False``, no forced "best" (Fedora's ``best=False``). Repository
+``priority`` (lower is preferred) and ``cost`` map to libsolv's priority and subpriority;
+``includepkgs``/``excludepkgs`` hide packages from the solver. Specs are read as ``dnf
+install`` reads them: a name, ``name-version``, ``name-version-release``, ``name.arch``, a
+full NEVRA, a capability (``libfoo.so.1()(64bit)``, ``foo >= 1.2``), a glob, or a path
+(``/usr/bin/x``, matched against file lists).
+
+Two deliberate differences from dnf: ``remove`` has ``rpm -e`` semantics (an installed or
+incoming package that still needs the removed one makes it an error that names it, where
+``dnf remove`` would remove the dependents too), and a local package older than the
+installed one of its name must be asked for with ``replace`` (rpm-ostree's
+``override replace``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import solv
+
+from ..errors import DependencyError, RepoError
+from ..repos.origin import LocalOrigin, RepoOrigin
+from ..repos.repomd import check_href, parse_checksum
+from ..rpm.files import file_list
+from ..rpm.header import Header
+from ..rpm.nevra import Nevra
+from ..rpm.tags import Tag
+
+if TYPE_CHECKING:
+    from ..repos.metadata import RepoMetadata
+    from ..rpm.package import RpmPackage
+
+__all__ = [
+    "Erase",
+    "Install",
+    "LocalOrigin",
+    "Nevra",
+    "RepoOrigin",
+    "Transaction",
+    "solve",
+]
+
+#: OCI/Go architecture names → rpm's.
+_ARCHES: Final = {"amd64": "x86_64", "arm64": "aarch64", "386": "i686", "arm": "armv7hl"}
+# RPMSENSE_* bits: comparison, pre-requisite markers, rpmlib() and the old "missing ok" weak flag.
+_LESS, _GREATER, _EQUAL = 1 << 1, 1 << 2, 1 << 3
+_PREREQ: Final = (1 << 6) | (1 << 9) | (1 << 10)
+_RPMLIB: Final = 1 << 24
+_MISSINGOK: Final = 1 << 19
+_SELECT: Final = (
+    solv.Selection.SELECTION_NAME
+    | solv.Selection.SELECTION_PROVIDES
+    | solv.Selection.SELECTION_CANON
+    | solv.Selection.SELECTION_DOTARCH
+    | solv.Selection.SELECTION_REL
+    | solv.Selection.SELECTION_GLOB
+)
+_SELECT_PATH: Final = (
+    solv.Selection.SELECTION_FILELIST
+    | solv.Selection.SELECTION_PROVIDES
+    | solv.Selection.SELECTION_GLOB
+)
+_SELECT_INSTALLED: Final = (
+    solv.Selection.SELECTION_NAME
+    | solv.Selection.SELECTION_CANON
+    | solv.Selection.SELECTION_DOTARCH
+    | solv.Selection.SELECTION_GLOB
+    | solv.Selection.SELECTION_INSTALLED_ONLY
+)
+_T = solv.Transaction
+_REPLACING: Final = {
+    _T.SOLVER_TRANSACTION_UPGRADE: "upgrade",
+    _T.SOLVER_TRANSACTION_DOWNGRADE: "downgrade",
+    _T.SOLVER_TRANSACTION_REINSTALL: "reinstall",
+    _T.SOLVER_TRANSACTION_CHANGE: "reinstall",
+}
+_DEPENDENCY_RULES: Final = frozenset(
+    {solv.Solver.SOLVER_RULE_PKG_NOTHING_PROVIDES_DEP, solv.Solver.SOLVER_RULE_PKG_REQUIRES}
+)
+
+Action = Literal["install", "upgrade", "downgrade", "reinstall"]
+
+
+@dataclass(frozen=True, slots=True)
+class Install:
+    """A package the transaction installs, where it comes from and why.
+
+    ``reason`` reads ``requested``, ``dependency of X (requires Y)``, ``recommended by X``
+    …; ``replaces`` lists installed packages it upgrades, downgrades or obsoletes.
+    """
+
+    package: Nevra
+    origin: RepoOrigin | LocalOrigin
+    reason: str
+    action: Action = "install"
+    replaces: tuple[Nevra, ...] = ()
+
+    def describe(self) -> str:
+        """One line for people: ``install agent-1.0-1.x86_64 from main: requested``."""
+        where = f"from {self.origin}" if isinstance(self.origin, RepoOrigin) else "local file"
+        extra = f", replacing {', '.join(map(str, self.replaces))}" if self.replaces else ""
+        return f"{self.action} {self.package} ({where}): {self.reason}{extra}"
+
+
+@dataclass(frozen=True, slots=True)
+class Erase:
+    """An installed package the transaction removes, and why.
+
+    ``index`` is its position in the ``installed`` sequence given to :func:`solve`.
+    ``reason`` reads ``removed (requested)``, ``obsoleted by X`` or ``replaced by X``.
+    """
+
+    package: Nevra
+    reason: str
+    index: int
+
+    def describe(self) -> str:
+        """One line for people."""
+        return f"erase {self.package}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """What to add and remove, in rpm's install order, with the reasons.
+
+    ``notes`` say what the caller should report: requests the image already satisfied,
+    dependencies let through by ``nodeps``.
+    """
+
+    installs: tuple[Install, ...]
+    erasures: tuple[Erase, ...]
+    notes: tuple[str, ...] = ()
+
+    def describe(self) -> list[str]:
+        """Every change, one line each (for ``append --install`` to print)."""
+        return [i.describe() for i in self.installs] + [e.describe() for e in self.erasures]
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to do."""
+        return not self.installs and not self.erasures
+
+
+@dataclass(slots=True)
+class _Request:
+    kind: Literal["install", "remove", "replace", "local"]
+    spec: str
+    ids: set[int] = field(default_factory=set)
+
+
+def _solv_arch(architecture: str) -> str:
+    return _ARCHES.get(architecture, architecture)
+
+
+def _evr(epoch: int | None, version: str, release: str) -> str:
+    head = f"{epoch}:" if epoch else ""
+    return f"{head}{version}-{release}" if release else f"{head}{version}"
+
+
+class _PoolBuilder:
+    """libsolv pool state for one :func:`solve` call."""
+
+    def __init__(self, architecture: str) -> None:
+        self.pool = solv.Pool()
+        self.pool.setdisttype(solv.Pool.DISTTYPE_RPM)
+        self.pool.setarch(_solv_arch(architecture))
+        # libdnf's pool flags: one name may be installed once per arch colour (x86_64 and
+        # i686, as rpm allows), and excluded packages stay visible to explain problems.
+        self.pool.set_flag(solv.Pool.POOL_FLAG_IMPLICITOBSOLETEUSESCOLORS, 1)
+        self.pool.set_flag(solv.Pool.POOL_FLAG_WHATPROVIDESWITHDISABLED, 1)
+        self.installed_index: dict[int, int] = {}
+        self.local: dict[int, str] = {}
+        self.repo_of: dict[str, RepoMetadata] = {}
+        self.excluded: set[int] = set()
+
+    def dep(self, name: str, flags: int, version: str) -> int:
+        pool = self.pool
+        if name.startswith("("):
+            rich = pool.parserpmrichdep(name)
+            if rich:
+                return int(rich)
+        nid = pool.str2id(name)
+        rel = (
+            (solv.REL_LT if flags & _LESS else 0)
+            | (solv.REL_GT if flags & _GREATER else 0)
+            | (solv.REL_EQ if flags & _EQUAL else 0)
+        )
+        if rel and version:
+            return int(pool.rel2id(nid, pool.str2id(version), rel))
+        return int(nid)
+
+    def _deps(
+        self, header: Header, names: Tag, flags: Tag, versions: Tag
+    ) -> Iterable[tuple[str, int, int]]:
+        found = header.strings(names)
+        senses = header.integers(flags)
+        evrs = header.strings(versions)
+        for i, name in enumerate(found):
+            sense = senses[i] if i < len(senses) else 0
+            version = evrs[i] if i < len(evrs) else ""
+            yield name, sense, self.dep(name, sense, version)
+
+    def add_header(self, repo: Any, data: Any, header: Header) -> Any:
+        """One solvable from an RPM header (installed or local)."""
+        s = repo.add_solvable()
+        s.name = header.string(Tag.NAME) or ""
+        s.evr = _evr(
+            header.integer(Tag.EPOCH),
+            header.string(Tag.VERSION) or "",
+            header.string(Tag.RELEASE) or "",
+        )
+        s.arch = header.string(Tag.ARCH) or "noarch"
+        s.add_provides(self.pool.rel2id(s.nameid, s.evrid, solv.REL_EQ))
+        for _, _, dep in self._deps(header, Tag.PROVIDENAME, Tag.PROVIDEFLAGS, Tag.PROVIDEVERSION):
+            s.add_provides(dep)
+        for name, sense, dep in self._deps(
+            header, Tag.REQUIRENAME, Tag.REQUIREFLAGS, Tag.REQUIREVERSION
+        ):
+            if sense & _RPMLIB or name.startswith("rpmlib("):
+                continue  # satisfied by rpm itself
+            if sense & _MISSINGOK:
+                s.add_recommends(dep)
+            else:
+                s.add_requires(dep, 1 if sense & _PREREQ else -1)
+        for tag, add in (
+            ((Tag.CONFLICTNAME, Tag.CONFLICTFLAGS, Tag.CONFLICTVERSION), s.add_conflicts),
+            ((Tag.OBSOLETENAME, Tag.OBSOLETEFLAGS, Tag.OBSOLETEVERSION), s.add_obsoletes),
+            ((Tag.RECOMMENDNAME, Tag.RECOMMENDFLAGS, Tag.RECOMMENDVERSION), s.add_recommends),
+            ((Tag.SUGGESTNAME, Tag.SUGGESTFLAGS, Tag.SUGGESTVERSION), s.add_suggests),
+            ((Tag.SUPPLEMENTNAME, Tag.SUPPLEMENTFLAGS, Tag.SUPPLEMENTVERSION), s.add_supplements),
+            ((Tag.ENHANCENAME, Tag.ENHANCEFLAGS, Tag.ENHANCEVERSION), s.add_enhances),
+        ):
+            for _, _, dep in self._deps(header, *tag):
+                add(dep)
+        for entry in file_list(header):
+            directory, _, base = entry.path.rpartition("/")
+            data.add_dirstr(s.id, solv.SOLVABLE_FILELIST, data.str2dir(directory or "/"), base)
+        return s
+
+    def add_installed(self, installed: Sequence[Header]) -> None:
+        repo = self.pool.add_repo("@System")
+        data = repo.add_repodata()
+        for index, header in enumerate(installed):
+            if header.string(Tag.NAME) == "gpg-pubkey":
+                continue  # rpm's pseudo-packages for imported keys
+            s = self.add_header(repo, data, header)
+            self.installed_index[s.id] = index
+        data.internalize()
+        self.pool.installed = repo
+
+    def add_repo(self, meta: RepoMetadata) -> None:
+        config = meta.config
+        repo = self.pool.add_repo(config.id)
+        # dnf: a lower priority number wins; libsolv: a higher one.
+        repo.priority = -config.priority
+        repo.subpriority = -config.cost
+        for path, flags in (
+            (meta.primary, 0),
+            (meta.filelists, solv.Repo.REPO_EXTEND_SOLVABLES | solv.Repo.REPO_LOCALPOOL),
+        ):
+            if path is None:
+                continue
+            handle = solv.xfopen(path)
+            if handle is None:
+                raise RepoError(f"repo {config.id}: cannot open {path}")
+            try:
+                ok = repo.add_rpmmd(handle, None, flags)
+            finally:
+                handle.close()
+            if not ok:
+                what = "primary" if path == meta.primary else "filelists"
+                detail = " ".join(str(self.pool.errstr).split())
+                raise RepoError(f"repo {config.id}: {what} metadata: {detail}")
+        repo.internalize()
+        self.repo_of[config.id] = meta
+        if config.includepkgs or config.excludepkgs:
+            for s in repo.solvables:
+                forms = _forms(s)
+                included = not config.includepkgs or _matches(forms, config.includepkgs)
+                if not included or _matches(forms, config.excludepkgs):
+                    self.excluded.add(s.id)
+
+    def add_local(self, local: Sequence[tuple[str, RpmPackage]]) -> None:
+        if not local:
+            return
+        repo = self.pool.add_repo("@commandline")
+        data = repo.add_repodata()
+        for path, package in local:
+            s = self.add_header(repo, data, package.header)
+            self.local[s.id] = path
+        data.internalize()
+
+    def finish(self) -> None:
+        self.pool.addfileprovides()
+        self.pool.createwhatprovides()
+        if self.excluded:
+            considered = [s.id for s in self.pool.solvables if s.id not in self.excluded]
+            self.pool.set_considered_list(considered)
+
+
+def _forms(s: Any) -> tuple[str, ...]:
+    """The NEVRA spellings an exclude glob is matched against (as dnf's ``with_nevra``)."""
+    evr = s.evr
+    epoch, colon, rest = evr.partition(":")
+    if not colon:
+        epoch, rest = "0", evr
+    version, _, release = rest.rpartition("-")
+    name, arch = s.name, s.arch
+    return (
+        name,
+        f"{name}.{arch}",
+        f"{name}-{version}",
+        f"{name}-{version}-{release}",
+        f"{name}-{version}-{release}.{arch}",
+        f"{name}-{epoch}:{version}-{release}.{arch}",
+    )
+
+
+def _matches(forms: Sequence[str], patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(form, p) for p in patterns for form in forms)
+
+
+def _nevra(s: Any) -> Nevra:
+    epoch, colon, rest = s.evr.partition(":")
+    if not colon:
+        epoch, rest = "0", s.evr
+    version, _, release = rest.rpartition("-")
+    return Nevra(s.name, int(epoch or 0), version, release, s.arch)
+
+
+class _Solve:
+    """One resolution: jobs from requests, solving (with ``nodeps`` relief), the result."""
+
+    def __init__(self, builder: _PoolBuilder, *, nodeps: bool, weak_deps: bool) -> None:
+        self.b = builder
+        self.pool = builder.pool
+        self.nodeps = nodeps
+        self.weak_deps = weak_deps
+        self.requests: list[_Request] = []
+        self.jobs: list[Any] = []
+        self.job_request: list[int] = []
+        self.notes: list[str] = []
+        self.weakened: set[int] = set()
+        self.downgrades = False
+
+    # --- requests -------------------------------------------------------------------------
+
+    def _add_jobs(self, request: _Request, jobs: Iterable[Any]) -> None:
+        self.requests.append(request)
+        for job in jobs:
+            self.jobs.append(job)
+            self.job_request.append(len(self.requests) - 1)
+
+    def _visible(self, ids: Iterable[int]) -> list[int]:
+        return [i for i in ids if i not in self.b.excluded]
+
+    def _local_by_path(self, spec: str) -> int | None:
+        wanted = os.path.abspath(spec) if os.sep in spec or spec.endswith(".rpm") else None
+        for sid, path in self.b.local.items():
+            if spec == path or (wanted is not None and os.path.abspath(path) == wanted):
+                return sid
+        return None
+
+    def _enabled(self) -> str:
+        return ", ".join(self.b.repo_of) or "none"
+
+    def install(self, spec: str) -> None:
+        local = self._local_by_path(spec)
+        if local is not None:
+            self.local_install(local, spec)
+            return
+        selection = self.pool.select(spec, _SELECT_PATH if spec.startswith("/") else _SELECT)
+        found = [s.id for s in selection.solvables()]
+        if not found:
+            raise DependencyError(
+                f"no package matches {spec!r} in the image or the enabled repositories"
+                f" ({self._enabled()})"
+            )
+        if not self._visible(found):
+            raise DependencyError(
+                f"every package matching {spec!r} is hidden by includepkgs/excludepkgs"
+            )
+        installed = [self.pool.solvables[i] for i in found if self.pool.solvables[i].isinstalled()]
+        if installed:
+            names = list(dict.fromkeys(str(s) for s in installed))
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            self.notes.append(f"{spec}: already installed ({shown}); not reinstalled")
+        self._add_jobs(
+            _Request("install", spec, set(found)), selection.jobs(solv.Job.SOLVER_INSTALL)
+        )
+
+    def local_install(self, sid: int, spec: str, *, replace: bool = False) -> None:
+        s = self.pool.solvables[sid]
+        older_than = [o for o in self._installed_named(s.name) if o.evrcmp(s) > 0]
+        if older_than and not replace:
+            raise DependencyError(
+                f"{spec}: {s} is older than the installed {older_than[0]}; ask for it with"
+                " replace (override replace) to downgrade"
+            )
+        if replace and not self._installed_named(s.name):
+            raise DependencyError(
+                f"cannot replace {s.name}: it is not installed (install it instead)"
+            )
+        if replace:
+            self.downgrades = True
+        kind: Literal["local", "replace"] = "replace" if replace else "local"
+        job = self.pool.Job(solv.Job.SOLVER_INSTALL | solv.Job.SOLVER_SOLVABLE, sid)
+        self._add_jobs(_Request(kind, spec, {sid}), [job])
+
+    def _installed_named(self, name: str) -> list[Any]:
+        installed = self.pool.installed
+        return [s for s in installed.solvables if s.name == name] if installed else []
+
+    def remove(self, spec: str) -> None:
+        selection = self.pool.select(spec, _SELECT_INSTALLED)
+        found = [s.id for s in selection.solvables()]
+        if not found:
+            raise DependencyError(f"cannot remove {spec!r}: no installed package matches it")
+        self._add_jobs(_Request("remove", spec, set(found)), selection.jobs(solv.Job.SOLVER_ERASE))
+
+    def replace(self, spec: str) -> None:
+        local = self._local_by_path(spec)
+        if local is not None:
+            self.local_install(local, spec, replace=True)
+            return
+        selection = self.pool.select(spec, _SELECT)
+        candidates = [s for s in selection.solvables() if not s.isinstalled()]
+        candidates = [s for s in candidates if s.id not in self.b.excluded]
+        if not candidates:
+            raise DependencyError(
+                f"cannot replace {spec!r}: no package in the enabled repositories matches it"
+            )
+        best = self.pool.best_solvables(candidates)
+        chosen = [s for s in best if self._installed_named(s.name)]
+        if not chosen:
+            names = ", ".join(sorted({s.name for s in best}))
+            raise DependencyError(f"cannot replace {names}: not installed (install it instead)")
+        self.downgrades = True
+        jobs = [
+            self.pool.Job(solv.Job.SOLVER_INSTALL | solv.Job.SOLVER_SOLVABLE, s.id) for s in chosen
+        ]
+        self._add_jobs(_Request("replace", spec, {s.id for s in chosen}), jobs)
+
+    # --- solving --------------------------------------------------------------------------
+
+    def _solver(self) -> Any:
+        solver = self.pool.Solver()
+        S = solv.Solver
+        for flag in (
+            S.SOLVER_FLAG_ALLOW_VENDORCHANGE,
+            S.SOLVER_FLAG_BEST_OBEY_POLICY,
+            S.SOLVER_FLAG_YUM_OBSOLETES,
+            S.SOLVER_FLAG_KEEP_ORPHANS,
+        ):
+            solver.set_flag(flag, 1)
+        if self.downgrades:
+            solver.set_flag(S.SOLVER_FLAG_ALLOW_DOWNGRADE, 1)
+        if not self.weak_deps:
+            solver.set_flag(S.SOLVER_FLAG_IGNORE_RECOMMENDED, 1)
+        return solver
+
+    def run(self) -> tuple[Any, Any]:
+        while True:
+            solver = self._solver()
+            weaken = [
+                self.pool.Job(solv.Job.SOLVER_WEAKENDEPS | solv.Job.SOLVER_SOLVABLE, sid)
+                for sid in sorted(self.weakened)
+            ]
+            problems = solver.solve(self.jobs + weaken)
+            if not problems:
+                return solver, solver.transaction()
+            if self.nodeps and self._relieve(problems):
+                continue
+            raise DependencyError(self._explain(problems))
+
+    def _relieve(self, problems: Sequence[Any]) -> bool:
+        """Weaken the Requires behind ``problems``; False when nothing more can be weakened."""
+        more = False
+        for problem in problems:
+            for rule in problem.findallproblemrules():
+                info = rule.info()
+                s = info.solvable
+                if info.type in _DEPENDENCY_RULES and s is not None and s.id not in self.weakened:
+                    self.weakened.add(s.id)
+                    more = True
+        return more
+
+    def _explain(self, problems: Sequence[Any]) -> str:
+        parts: list[str] = []
+        for problem in problems:
+            asked = self._requests_of(problem)
+            # The main rule says it best; every unmet capability is named as well, since each
+            # one needs its own fix.
+            rules = [problem.findproblemrule()] + [
+                r
+                for r in problem.findallproblemrules()
+                if r.info().type == solv.Solver.SOLVER_RULE_PKG_NOTHING_PROVIDES_DEP
+            ]
+            reasons = []
+            for rule in rules:
+                text = self._describe_rule(rule.info())
+                if text and text not in reasons:
+                    reasons.append(text)
+            if not reasons:
+                reasons.append(str(problem))
+            parts.append(f"{asked}: {'; '.join(reasons)}" if asked else "; ".join(reasons))
+        hint = "" if self.nodeps else " (--nodeps lets unmet Requires through)"
+        unmet = any(
+            r.info().type in _DEPENDENCY_RULES for p in problems for r in p.findallproblemrules()
+        )
+        return " | ".join(parts) + (hint if unmet else "")
+
+    def _requests_of(self, problem: Any) -> str:
+        asked: list[str] = []
+        for solution in problem.solutions():
+            for element in solution.elements():
+                if element.type != solv.Solver.SOLVER_SOLUTION_JOB:
+                    continue
+                index = element.jobidx
+                if 0 <= index < len(self.job_request):
+                    request = self.requests[self.job_request[index]]
+                    verb = {"remove": "remove", "replace": "replace"}.get(request.kind, "install")
+                    text = f"cannot {verb} {request.spec}"
+                    if text not in asked:
+                        asked.append(text)
+        return ", ".join(asked)
+
+    def _describe_rule(self, info: Any) -> str:
+        S = solv.Solver
+        s, other, dep = info.solvable, info.othersolvable, info.dep
+        kind = info.type
+        where = " (installed)" if s is not None and s.isinstalled() else ""
+        owhere = " (installed)" if other is not None and other.isinstalled() else ""
+        if kind == S.SOLVER_RULE_PKG_NOTHING_PROVIDES_DEP:
+            return f"{s}{where} requires {dep}, which nothing provides"
+        if kind == S.SOLVER_RULE_PKG_REQUIRES:
+            providers = self.pool.whatprovides(dep)
+            if providers and all(p.isinstalled() for p in providers):
+                return f"{s}{where} still requires {dep}, which only packages being removed provide"
+            return f"{s}{where} requires {dep}, but no package providing it can be installed"
+        if kind == S.SOLVER_RULE_PKG_CONFLICTS:
+            return f"{s}{where} conflicts with {other}{owhere} (Conflicts: {dep})"
+        if kind == S.SOLVER_RULE_PKG_SELF_CONFLICT:
+            return f"{s} conflicts with itself (Conflicts: {dep})"
+        if kind == S.SOLVER_RULE_PKG_SAME_NAME:
+            return f"cannot install both {s}{where} and {other}{owhere}"
+        if kind in (
+            S.SOLVER_RULE_PKG_OBSOLETES,
+            S.SOLVER_RULE_PKG_INSTALLED_OBSOLETES,
+            S.SOLVER_RULE_PKG_IMPLICIT_OBSOLETES,
+        ):
+            return f"{s}{where} obsoletes {other}{owhere} (Obsoletes: {dep})"
+        if kind == S.SOLVER_RULE_PKG_NOT_INSTALLABLE:
+            return f"{s} cannot be installed (wrong architecture, or hidden by excludepkgs)"
+        if kind in (S.SOLVER_RULE_JOB_NOTHING_PROVIDES_DEP, S.SOLVER_RULE_JOB_UNKNOWN_PACKAGE):
+            return f"nothing provides {dep}"
+        if kind == S.SOLVER_RULE_JOB_PROVIDED_BY_SYSTEM:
+            return f"{dep} is provided by the base image"
+        if kind == S.SOLVER_RULE_JOB:
+            return ""  # the request itself; named by _requests_of
+        return str(info.problemstr())
+
+    # --- the result -----------------------------------------------------------------------
+
+    def result(self, solver: Any, transaction: Any) -> Transaction:
+        transaction.order()
+        requested: dict[int, str] = {}
+        for request in self.requests:
+            for sid in request.ids:
+                requested.setdefault(sid, request.spec)
+        installs: list[Install] = []
+        replaced_by: dict[int, tuple[str, Any]] = {}
+        for s in transaction.steps():
+            if s.isinstalled():
+                continue
+            kind = transaction.steptype(
+                s, _T.SOLVER_TRANSACTION_SHOW_ACTIVE | _T.SOLVER_TRANSACTION_SHOW_OBSOLETES
+            )
+            others = [o for o in transaction.allothersolvables(s) if o.isinstalled()]
+            for other in others:
+                verb = "replaced by" if other.name == s.name else "obsoleted by"
+                replaced_by.setdefault(other.id, (verb, s))
+            action: Action = _REPLACING.get(kind, "install")  # type: ignore[assignment]
+            if action == "install" and any(o.name == s.name for o in others):
+                action = "upgrade" if any(o.evrcmp(s) < 0 for o in others) else "downgrade"
+            installs.append(
+                Install(
+                    package=_nevra(s),
+                    origin=self._origin(s),
+                    reason=self._reason(solver, s, requested),
+                    action=action,
+                    replaces=tuple(_nevra(o) for o in others),
+                )
+            )
+        erasures: list[Erase] = []
+        removal = {sid for r in self.requests if r.kind == "remove" for sid in r.ids}
+        for s in transaction.steps():
+            if not s.isinstalled():
+                continue
+            if s.id in replaced_by:
+                verb, by = replaced_by[s.id]
+                reason = f"{verb} {by}"
+            elif s.id in removal:
+                reason = "removed (requested)"
+            else:
+                reason = "removed"
+            erasures.append(Erase(_nevra(s), reason, self.b.installed_index[s.id]))
+        notes = list(self.notes)
+        if self.weakened:
+            notes.extend(self._unmet(transaction))
+        return Transaction(tuple(installs), tuple(erasures), tuple(notes))
+
+    def _origin(self, s: Any) -> RepoOrigin | LocalOrigin:
+        local = self.b.local.get(s.id)
+        if local is not None:
+            return LocalOrigin(local)
+        what = f"repo {s.repo.name}: {s}"
+        if s.lookup_str(solv.SOLVABLE_MEDIABASE):
+            raise RepoError(f"{what}: location xml:base points outside the repository; refused")
+        href, _ = s.lookup_location()
+        chk = s.lookup_checksum(solv.SOLVABLE_CHECKSUM)
+        if chk is None:
+            raise RepoError(f"{what}: no package checksum in the metadata")
+        size = s.lookup_num(solv.SOLVABLE_DOWNLOADSIZE)
+        return RepoOrigin(
+            repo=s.repo.name,
+            href=check_href(href, what=what),
+            checksum=parse_checksum(chk.typestr(), chk.hex(), what=f"{what} checksum"),
+            size=int(size) if size else None,
+        )
+
+    def _reason(self, solver: Any, s: Any, requested: dict[int, str]) -> str:
+        spec = requested.get(s.id)
+        if spec is not None:
+            plain = spec in (s.name, str(s)) or s.id in self.b.local
+            return "requested" if plain else f"requested as {spec}"
+        reason, rule = solver.describe_decision(s)
+        if reason == solv.Solver.SOLVER_REASON_WEAKDEP:
+            for kind, other, dep in solver.describe_weakdep_decision(s):
+                if kind == solv.Solver.SOLVER_REASON_SUPPLEMENTED:
+                    return f"supplements {other} (Supplements: {dep})"
+                return f"recommended by {other} (Recommends: {dep})"
+        if rule is not None:
+            info = rule.info()
+            if info.type == solv.Solver.SOLVER_RULE_PKG_REQUIRES and info.solvable is not None:
+                return f"dependency of {info.solvable} (requires {info.dep})"
+            if info.type == solv.Solver.SOLVER_RULE_JOB:
+                return "requested"
+        return "needed by the transaction"
+
+    def _unmet(self, transaction: Any) -> list[str]:
+        kept = {s.id for s in transaction.keptsolvables()}
+        result = kept | {s.id for s in transaction.newsolvables()}
+        notes = []
+        for sid in sorted(self.weakened):
+            if sid not in result:
+                continue
+            s = self.pool.solvables[sid]
+            for dep in s.lookup_deparray(solv.SOLVABLE_REQUIRES):
+                if not any(p.id in result for p in self.pool.whatprovides(dep)):
+                    notes.append(
+                        f"{s} requires {dep}, which nothing in the image provides (nodeps)"
+                    )
+        return notes
+
+
+def solve(
+    *,
+    installed: Sequence[Header],
+    repos: Sequence[RepoMetadata] = (),
+    local: Sequence[tuple[str, RpmPackage]] = (),
+    install: Sequence[str] = (),
+    remove: Sequence[str] = (),
+    replace: Sequence[str] = (),
+    architecture: str,
+    nodeps: bool = False,
+    weak_deps: bool = True,
+) -> Transaction:
+    """Resolve a request against the image's installed set, as ``dnf install`` would.
+
+    ``installed`` are the image's rpmdb headers; ``repos`` fetched repositories;
+    ``local`` ``(path, package)`` pairs of RPM files, each installed as requested unless
+    ``replace`` names it. ``install`` takes dnf specs; ``remove`` installed package specs
+    (``rpm -e`` semantics); ``replace`` specs or local paths whose package replaces the
+    installed one of its name, up or down. ``architecture`` is the image's (``x86_64`` or
+    ``amd64``). With ``nodeps`` unmet Requires are let through and reported in
+    :attr:`Transaction.notes`; Conflicts never are.
+
+    Raises :class:`DependencyError` with one line naming the request, the package and the
+    unmet capability or conflict; :class:`RepoError` for unreadable metadata.
+    """
+    builder = _PoolBuilder(architecture)
+    builder.add_installed(installed)
+    for meta in repos:
+        builder.add_repo(meta)
+    builder.add_local(local)
+    builder.finish()
+    job = _Solve(builder, nodeps=nodeps, weak_deps=weak_deps)
+    replace_paths = {job._local_by_path(spec) for spec in replace} - {None}
+    for sid in builder.local:
+        if sid not in replace_paths:
+            job.local_install(sid, builder.local[sid])
+    for spec in install:
+        job.install(spec)
+    for spec in remove:
+        job.remove(spec)
+    for spec in replace:
+        job.replace(spec)
+    solver, transaction = job.run()
+    return job.result(solver, transaction)
