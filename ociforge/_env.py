@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import platform as _platform
 from typing import Final
 
 from .errors import ManifestError, UnsupportedError
@@ -92,7 +91,7 @@ def cpu_count() -> int:
 
 def host_platform() -> Platform:
     """The platform of this machine in OCI terms (``linux/amd64`` …)."""
-    machine = _platform.machine().lower()
+    machine = os.uname().machine.lower()
     arch = {
         "x86_64": "amd64",
         "amd64": "amd64",

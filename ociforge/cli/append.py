@@ -6,11 +6,10 @@ import argparse
 import sys
 
 from ..errors import InvalidReference
-from ..recipes.append import FileAddition, append_content
 from ..transports import open_image, parse_reference
 from ._machineconfig import add_machineconfig_flags, machineconfig_request
 from ._registry import add_registry_flags, registry_options
-from ._rpm_options import add_rpm_options, inject_options
+from ._rpm_options import add_rpm_options, inject_options, package_request, wants_packages
 from ._save import add_layer_options, print_notes, save_and_report, verify_while_reading
 
 __all__ = ["parse_labels", "register"]
@@ -38,20 +37,25 @@ def _read_ignition(path: str | None) -> bytes | None:
 
 def run(args: argparse.Namespace) -> int:
     """Append one layer and print the new manifest digest."""
+    from ..recipes.append import FileAddition, append_content  # noqa: PLC0415 - loaded only when the command runs
+
     additions = [FileAddition.parse(text) for text in args.add]
     ignition = _read_ignition(args.ignition)
-    if not (additions or args.rpm or ignition is not None):
+    if not (additions or wants_packages(args) or ignition is not None):
         raise InvalidReference(
-            "nothing to append: give --add LOCAL:IMAGEPATH, --rpm FILE or --ignition FILE"
+            "nothing to append: give --add LOCAL:IMAGEPATH, --rpm FILE, --install NAME,"
+            " --remove NAME or --ignition FILE"
         )
     destination = parse_reference(args.destination)
     machineconfig = machineconfig_request(args, destination)
-    options = inject_options(args) if args.rpm else None
+    options = inject_options(args) if wants_packages(args) else None
     registry = registry_options(args)
+    image = open_image(args.source, registry=registry, max_layer_size=args.max_layer_size)
+    packages = package_request(args, architecture=image.config.architecture)
     result = append_content(
-        open_image(args.source, registry=registry, max_layer_size=args.max_layer_size),
+        image,
         additions=additions,
-        rpms=args.rpm,
+        packages=packages if wants_packages(args) else None,
         ignition=ignition,
         rpm_options=options,
         labels=parse_labels(args.label),
@@ -61,14 +65,20 @@ def run(args: argparse.Namespace) -> int:
         allow_lint_errors=args.allow_lint_errors,
         verify_base=verify_while_reading(args, destination),
     )
-    print_notes(args, result.notes, [f"lint: {finding}" for finding in result.findings])
+    print_notes(
+        args,
+        [*result.transaction, *result.notes],
+        [f"lint: {finding}" for finding in result.findings],
+    )
     extra: dict[str, object] = {
         "notes": list(result.notes),
         "lint": [str(f) for f in result.findings],
     }
-    if args.rpm:
+    if wants_packages(args):
         extra["packages"] = list(result.packages)
         extra["replaced"] = list(result.replaced)
+        extra["removed"] = list(result.removed)
+        extra["transaction"] = list(result.transaction)
     save_and_report(
         result,
         args,

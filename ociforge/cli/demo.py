@@ -6,7 +6,6 @@ import argparse
 import os
 
 from ..errors import InvalidReference
-from ..samples.demo import DemoStep, run_demo
 from ._output import print_json
 from ._registry import add_registry_flags, registry_options
 
@@ -15,6 +14,8 @@ __all__ = ["register"]
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print each step with its time."""
+    from ..samples.demo import DemoStep, run_demo  # noqa: PLC0415 - loaded only when the command runs
+
     workdir = os.path.abspath(args.output)
     if args.push and not args.push.startswith("docker://"):
         raise InvalidReference(f"--push {args.push}: expected docker://HOST/REPO[:TAG]")

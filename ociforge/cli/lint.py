@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 
 from ..errors import PolicyError
-from ..ostree.lint import lint_tree
-from ..tar.flatten import flatten_image
 from ..transports import open_image
 from ._output import print_json
 
@@ -15,6 +13,9 @@ __all__ = ["register"]
 
 def run(args: argparse.Namespace) -> int:
     """Lint one image; fail on errors (and on warnings with --strict)."""
+    from ..ostree.lint import lint_tree  # noqa: PLC0415 - loaded only when the command runs
+    from ..tar.flatten import flatten_image  # noqa: PLC0415 - loaded only when the command runs
+
     image = open_image(args.image, max_layer_size=args.max_layer_size)
     tree = flatten_image(image, heads=True)
     try:

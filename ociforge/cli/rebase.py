@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..recipes.rebase import rebase_content
 from ..transports import open_image, parse_reference
 from ._registry import add_platform_flag, add_registry_flags, registry_options
 from ._save import add_layer_options, print_notes, save_and_report, verify_while_reading
@@ -14,6 +13,8 @@ __all__ = ["register"]
 
 def run(args: argparse.Namespace) -> int:
     """Rebase one image and print the new manifest digest."""
+    from ..recipes.rebase import rebase_content  # noqa: PLC0415 - loaded only when the command runs
+
     options = registry_options(args)
     derived, old, new = (
         open_image(

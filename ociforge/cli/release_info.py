@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..coreos.release import ReleaseComponent, read_release
 from ..transports import open_image
 from ._output import print_json
 from ._registry import add_platform_flag, add_registry_flags, registry_options
+
+if TYPE_CHECKING:
+    from ..coreos.release import ReleaseComponent
 
 __all__ = ["register"]
 
@@ -20,6 +22,8 @@ def _component(component: ReleaseComponent) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Print one component's pull spec (``--image-for``) or every component."""
+    from ..coreos.release import read_release  # noqa: PLC0415 - loaded only when the command runs
+
     image = open_image(
         args.release,
         platform=args.platform,

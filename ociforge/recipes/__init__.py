@@ -28,8 +28,10 @@ class Derived:
     ``layer`` is None when nothing needed adding (a rebase whose restack was enough, a squash
     with nothing to fold). ``notes`` are informational, ``warnings`` need a look, ``findings``
     are the lint results for the new layer. ``packages``, ``replaced`` and ``removed`` name
-    RPM packages (NEVRA) the layer installs, replaces and removes; ``rewritten`` and
-    ``deleted`` list base paths it rewrites and whites out; ``changes`` counts a repack's paths.
+    RPM packages (NEVRA) the layer installs, replaces and removes, and ``transaction`` says
+    why, one line per package (``install strace-6.1-1.x86_64 (from fedora): requested``);
+    ``rewritten`` and ``deleted`` list base paths it rewrites and whites out; ``changes``
+    counts a repack's paths.
     """
 
     image: Image
@@ -40,6 +42,7 @@ class Derived:
     packages: tuple[str, ...] = ()
     replaced: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+    transaction: tuple[str, ...] = ()
     rewritten: tuple[str, ...] = ()
     deleted: tuple[str, ...] = ()
     changes: Changes | None = None

@@ -9,6 +9,7 @@ Base blobs are carried as they are.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +35,7 @@ from ..tar.local import local_file, local_tree
 from ..tar.names import split_image_path
 from ..tar.tree import TreeEntry, TreeView
 from . import Derived
+from .packages import IMAGE_FILES, PackageRequest, resolve_packages
 
 __all__ = ["FileAddition", "Step", "add_files", "append_content", "is_bootable"]
 
@@ -211,6 +213,7 @@ def append_content(
     additions: Sequence[FileAddition] = (),
     rpms: Sequence[RpmSource] = (),
     remove: Sequence[str] = (),
+    packages: PackageRequest | None = None,
     ignition: bytes | None = None,
     steps: Sequence[Step] = (),
     rpm_options: InjectOptions | None = None,
@@ -234,20 +237,24 @@ def append_content(
     base layers while flattening them, for callers whose sink verifies every base blob before
     committing (:func:`ociforge.transports.sink_verifies_copies`).
     """
-    if not (additions or rpms or remove or steps or ignition is not None):
+    request = packages or PackageRequest()
+    if rpms or remove:
+        request = dataclasses.replace(
+            request, rpms=[*request.rpms, *rpms], remove=[*request.remove, *remove]
+        )
+    if not (additions or request or steps or ignition is not None):
         raise InvalidReference("nothing to append: give files, packages or an Ignition config")
     base: FlatTree | None = None
     bootable = is_bootable(image)
-    packages = bool(rpms or remove)
     if (
-        packages
+        request
         or ignition is not None
         or (bootable and needs_base(a.image_path for a in additions))
     ):
         # Files for plain /usr and /etc need nothing from the base; anything else is placed
         # through its symlinks and linted over it. Packages also need /etc's content: a
         # modified %config file of a package that goes is kept as .rpmsave.
-        wanted = wanted_paths([*BASE_FILES, *(["/etc/*"] if packages else [])])
+        wanted = wanted_paths([*BASE_FILES, *(IMAGE_FILES if request else ())])
         base = flatten_image(image, wanted=wanted, heads=True, verify=verify_base)
     notes: list[str] = []
     try:
@@ -255,15 +262,21 @@ def append_content(
         builder = LayerBuilder(compression=compression, docker=mt.is_docker(image.media_type))
         try:
             report = None
-            if packages:
+            resolved = None
+            if request:
                 assert base is not None
+                architecture = image.config.architecture
+                resolved = resolve_packages(
+                    request, base=base, architecture=architecture, options=rpm_options
+                )
+                notes.extend(resolved.notes)
                 report = inject_rpms(
                     base,
-                    rpms,
+                    resolved.sources,
                     builder,
-                    erase=remove,
+                    erase=resolved.erase,
                     options=rpm_options,
-                    architecture=image.config.architecture,
+                    architecture=architecture,
                 )
                 notes.extend(report.notes)
             rules = base if base is not None else _EMPTY
@@ -320,4 +333,5 @@ def append_content(
         packages=tuple(report.packages) if report is not None else (),
         replaced=tuple(report.replaced) if report is not None else (),
         removed=tuple(report.removed) if report is not None else (),
+        transaction=tuple(resolved.transaction.describe()) if resolved is not None else (),
     )

@@ -26,8 +26,9 @@ from .metadata import RepoMetadata, Repository
 
 if TYPE_CHECKING:
     from .download import Downloaded, download
-    from .fetch import FetchOptions, cache_directory, fetch_metadata
+    from .fetch import fetch_metadata
     from .load import ImageFiles, MappingImageFiles, RepoAction, RepoOptions, load_repos
+    from .options import FetchOptions, cache_directory
 
 __all__ = [
     "Downloaded",
@@ -52,8 +53,8 @@ __all__ = [
 _LAZY = {
     "Downloaded": ".download",
     "download": ".download",
-    "FetchOptions": ".fetch",
-    "cache_directory": ".fetch",
+    "FetchOptions": ".options",
+    "cache_directory": ".options",
     "fetch_metadata": ".fetch",
     "ImageFiles": ".load",
     "MappingImageFiles": ".load",

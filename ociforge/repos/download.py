@@ -33,8 +33,8 @@ from ..errors import (
 from ..rpm.nevra import Nevra
 from ..rpm.package import RpmPackage, read_package
 from .client import RangeNotSatisfiable, RepoClient, Unavailable, join
-from .fetch import FetchOptions
 from .metadata import RepoMetadata
+from .options import FetchOptions
 from .origin import LocalOrigin, RepoOrigin
 
 __all__ = ["Downloaded", "Wanted", "download"]

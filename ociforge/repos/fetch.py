@@ -25,8 +25,7 @@ import hashlib
 import hmac
 import os
 import tempfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Final
 
 from ..compression import open_decompressor
@@ -39,7 +38,6 @@ from ..errors import (
     SignatureError,
     SizeMismatch,
 )
-from ..registry.options import RetryPolicy
 from ..rpm.signature import PublicKey, load_keys, verify_detached
 from ..streams import Readable
 from .client import RepoClient, join
@@ -51,6 +49,7 @@ from .mirrors import (
     parse_metalink,
     parse_mirrorlist,
 )
+from .options import MAX_METADATA_BYTES, FetchOptions, cache_directory
 from .repomd import MAX_REPOMD_BYTES, Repomd, RepomdRecord, parse_repomd
 
 __all__ = [
@@ -62,42 +61,10 @@ __all__ = [
 
 #: Bound on one decompressed metadata file without an ``open-size`` (Fedora's filelists is
 #: about 600 MB uncompressed).
-MAX_METADATA_BYTES: Final = 4 * 1024**3
 _MAX_KEY_BYTES: Final = 1024 * 1024
 _MAX_SIGNATURE_BYTES: Final = 64 * 1024
 _CHUNK: Final = 1 << 20
 _USED: Final = ("primary", "filelists")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FetchOptions:
-    """Where to cache, how to retry, how many downloads at once, and the metadata bound.
-
-    ``note`` receives one line per thing worth telling the user (a repository skipped by
-    ``skip_if_unavailable``, a package not signature-checked); None drops them.
-    """
-
-    cache_dir: str | None = None
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    jobs: int = 4
-    max_metadata_size: int = MAX_METADATA_BYTES
-    note: Callable[[str], None] | None = field(default=None, compare=False)
-
-    def tell(self, message: str) -> None:
-        """Pass a note on."""
-        if self.note is not None:
-            self.note(message)
-
-    @property
-    def directory(self) -> str:
-        """The cache root."""
-        return self.cache_dir or cache_directory()
-
-
-def cache_directory() -> str:
-    """``$XDG_CACHE_HOME/ociforge/repos``, ``~/.cache/ociforge/repos`` without it."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "ociforge", "repos")
 
 
 def _fail(label: str, subject: str, errors: list[tuple[str, OciforgeError]]) -> OciforgeError:

@@ -42,6 +42,7 @@ __all__ = [
     "EntrySink",
     "InjectOptions",
     "InjectReport",
+    "OpenedPackage",
     "RpmSource",
     "find_rpmdb",
     "inject_rpms",
@@ -60,8 +61,22 @@ BASE_FILES: Final = (
     *(f"{directory}/*" for directory in CAPTURED),
 )
 
-#: A package to install: a local path, or a name for messages and an opener of its bytes.
-RpmSource = str | os.PathLike[str] | tuple[str, Opener]
+
+@dataclass(frozen=True, slots=True)
+class OpenedPackage:
+    """A package whose headers were already read and checked, and an opener of its payload.
+
+    For callers that read the headers themselves (to resolve dependencies, to verify a
+    download's signature): the package is then opened only once more, for the payload.
+    """
+
+    package: RpmPackage
+    open_payload: Opener  # a reader positioned at the payload
+
+
+#: A package to install: a local path, a name for messages and an opener of its bytes, or a
+#: package already read.
+RpmSource = str | os.PathLike[str] | tuple[str, Opener] | OpenedPackage
 
 
 class EntrySink(Protocol):
@@ -120,7 +135,7 @@ def _install_time(options: InjectOptions) -> int:
     return int(build_time().timestamp())
 
 
-def _open(source: RpmSource) -> tuple[str, IO[bytes]]:
+def _open(source: str | os.PathLike[str] | tuple[str, Opener]) -> tuple[str, IO[bytes]]:
     if isinstance(source, tuple):
         name, opener = source
         return name, opener()
@@ -134,11 +149,16 @@ def _open_packages(
     """Read and check every package's headers; each stays open, positioned at its payload."""
     plans = []
     for source in sources:
-        path, stream = _open(source)
-        stack.callback(stream.close)
-        package = read_package(
-            stream, what=path, keys=options.keys, require_signatures=options.require_signatures
-        )
+        if isinstance(source, OpenedPackage):
+            package, stream = source.package, source.open_payload()
+            stack.callback(stream.close)
+        else:
+            path, stream = _open(source)
+            stack.callback(stream.close)
+            package = read_package(
+                stream, what=path, keys=options.keys, require_signatures=options.require_signatures
+            )
+        path = package.what
         reason = kernel_reason(package)
         if reason and not options.allow_kernel:
             raise PolicyError(

@@ -127,6 +127,7 @@ class Erase:
     package: Nevra
     reason: str
     index: int
+    kind: Literal["removed", "obsoleted", "replaced"] = "removed"
 
     def describe(self) -> str:
         """One line for people."""
@@ -192,7 +193,7 @@ class _PoolBuilder:
         if name.startswith("("):
             rich = pool.parserpmrichdep(name)
             if rich:
-                return int(rich)
+                return int(rich.id)  # a Dep object, not an id
         nid = pool.str2id(name)
         rel = (
             (solv.REL_LT if flags & _LESS else 0)
@@ -611,14 +612,16 @@ class _Solve:
         for s in transaction.steps():
             if not s.isinstalled():
                 continue
+            erase_kind: Literal["removed", "obsoleted", "replaced"] = "removed"
             if s.id in replaced_by:
                 verb, by = replaced_by[s.id]
                 reason = f"{verb} {by}"
+                erase_kind = "replaced" if verb == "replaced by" else "obsoleted"
             elif s.id in removal:
                 reason = "removed (requested)"
             else:
                 reason = "removed"
-            erasures.append(Erase(_nevra(s), reason, self.b.installed_index[s.id]))
+            erasures.append(Erase(_nevra(s), reason, self.b.installed_index[s.id], erase_kind))
         notes = list(self.notes)
         if self.weakened:
             notes.extend(self._unmet(transaction))

@@ -27,7 +27,7 @@ WHEN = 1700000000
 def build_base(
     tmp: Path, *, coreos: bool = True, installed: tuple[Path, ...] = ()
 ) -> tuple[Path, FlatTree]:
-    root = rpmroot.make_root(tmp / "base", coreos=coreos)
+    root = rpmroot.make_root(tmp / "base", coreos=coreos, system=False)
     if installed:
         rpmroot.rpm_install(root, *installed)
     rpmroot.write_base_archive(root, tmp / "base.ociarchive")
@@ -194,7 +194,7 @@ def test_override_replace_whiteouts_and_rpmdb(
     need("rpm")
     old = tiny_rpms["zstd"]
     new = rpms.build(rpms.TINY2, rpm_dir)
-    base = rpmroot.make_root(tmp_path / "base")
+    base = rpmroot.make_root(tmp_path / "base", system=False)
     shutil.copyfile(base / "etc/passwd", tmp_path / "p")
     with (base / "etc/passwd").open("a") as fh:
         fh.write("tinyd:x:990:990::/:/sbin/nologin\n")
@@ -299,7 +299,7 @@ def test_plain_base_keeps_opt_and_var_translated(
 
 
 def test_berkeley_db_base_is_refused(tmp_path: Path, tiny_rpms: dict[str, Path]) -> None:
-    root = rpmroot.make_root(tmp_path / "base")
+    root = rpmroot.make_root(tmp_path / "base", system=False)
     (root / "usr/share/rpm/Packages").write_bytes(b"\0" * 12 + (0x00061561).to_bytes(4, "little"))
     rpmroot.write_base_archive(root, tmp_path / "base.ociarchive")
     tree = flatten_image(
@@ -316,7 +316,7 @@ def test_ostree_style_base_with_hardlinked_rpmdb(
     from tests.support import images
 
     need("rpm")
-    root = rpmroot.make_root(tmp_path / "seed")
+    root = rpmroot.make_root(tmp_path / "seed", system=False)
     rpmroot.rpm_install(root, rpms.build(rpms.DEPS, rpm_dir))
     rpmroot.checkpoint(root)
     db = (root / "usr/share/rpm/rpmdb.sqlite").read_bytes()

@@ -353,7 +353,7 @@ def test_rpmdb_merge_carries_installed_headers_and_erasures(
         ("old", ["hotfix-old", "baselib-1"]),
         ("new", ["hotfix-new", "baselib-2", "mover"]),
     ):
-        roots[name] = rpmroot.make_root(tmp_path / name)
+        roots[name] = rpmroot.make_root(tmp_path / name, system=False)
         rpmroot.rpm_install(roots[name], *(built[p] for p in packages), justdb=True)
     derived = tmp_path / "derived"
     shutil.copytree(roots["old"], derived, symlinks=True)

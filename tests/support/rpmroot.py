@@ -23,8 +23,22 @@ USRLIB_PASSWD = "adm:x:3:4:adm:/var/adm:/sbin/nologin\n"
 USRLIB_GROUP = "adm:x:4:\n"
 
 
-def make_root(root: Path, *, coreos: bool = True) -> Path:
-    """A skeleton OS tree; ``coreos`` adds the CoreOS symlinks (/opt, /usr/local, /var/run…)."""
+_SYSTEM_RPMS: list[Path] = []
+
+
+def system_rpm(workdir: Path) -> Path:
+    """The ``base-system`` package (built once per test process)."""
+    if not _SYSTEM_RPMS or not _SYSTEM_RPMS[0].exists():
+        _SYSTEM_RPMS[:] = [rpms.build(rpms.SYSTEM, workdir)]
+    return _SYSTEM_RPMS[0]
+
+
+def make_root(root: Path, *, coreos: bool = True, system: bool = True) -> Path:
+    """A skeleton OS tree; ``coreos`` adds the CoreOS symlinks (/opt, /usr/local, /var/run…).
+
+    ``system`` records ``base-system`` in the rpmdb (``--justdb``): what a real base provides
+    to the packages installed on it (``/bin/sh``, ``ldconfig``…), so dependency checks pass.
+    """
     for d in (
         "etc",
         "usr/bin",
@@ -58,6 +72,8 @@ def make_root(root: Path, *, coreos: bool = True) -> Path:
         (root / "usr/lib/sysimage").mkdir()
         (root / "usr/lib/sysimage/rpm").symlink_to("../../share/rpm")
         (root / "var/lib/rpm").symlink_to("../../usr/share/rpm")
+    if system:
+        rpm_install(root, system_rpm(root.parent / "system-rpm"), justdb=True)
     return root
 
 

@@ -232,6 +232,22 @@ TWO_FILES = Spec(
 
 
 #: Rich and ordinary dependencies of every kind the rpmdb indexes.
+#: What a real base's filesystem, bash and glibc packages provide to everything else: the
+#: interpreters scriptlets require. Installed (--justdb) into the test bases, so the
+#: dependency check sees what a CoreOS rpmdb would offer.
+SYSTEM = Spec(
+    name="base-system",
+    preamble=(
+        "Provides: /bin/sh /usr/bin/sh /bin/bash /usr/bin/bash /sbin/ldconfig\n"
+        "Provides: /usr/sbin/ldconfig coreutils shadow-utils\n"
+        "AutoReqProv: no"
+    ),
+    install="mkdir -p %{buildroot}/usr/share/doc/base-system\n"
+    "echo base > %{buildroot}/usr/share/doc/base-system/README\n",
+    files="/usr/share/doc/base-system/README\n",
+    arch="noarch",
+)
+
 DEPS = Spec(
     name="deps",
     preamble=(
