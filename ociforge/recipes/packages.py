@@ -10,6 +10,7 @@ provide. So an offline ``append --rpm`` of self-contained packages never touches
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -223,7 +224,9 @@ def resolve_packages(
             incoming.append(next(p for path, p, _s in local if path == install.origin.path).header)
         else:
             item = next(remote)
-            sources.append(_payload_opener(item.path, item.package))
+            # The download already said what it checked (repository key, gpgcheck).
+            checked = dataclasses.replace(item.package, notes=())
+            sources.append(_payload_opener(item.path, checked))
             incoming.append(item.package.header)
     erased = {e.index for e in transaction.erasures}
     check_file_conflicts(
