@@ -141,8 +141,9 @@ class FlatTree:
     """A flattened stack of layers: :meth:`entry` for any path, :meth:`read` for wanted files.
 
     ``deleted`` and ``opaque`` remember what the layers whited out (paths, and directories
-    made opaque), so a tree of some layers alone can later be laid over another tree
-    (:meth:`over`) with the same result as flattening all of them together.
+    made opaque), and ``dangling`` the hard links whose target is not in these layers, so a
+    tree of some layers alone can later be laid over another tree (:meth:`over`) with the
+    same result as flattening all of them together.
     """
 
     def __init__(
@@ -157,6 +158,9 @@ class FlatTree:
         self._contents = contents
         self.deleted = deleted if deleted is not None else set()
         self.opaque = opaque if opaque is not None else set()
+        self.dangling: dict[str, str] = {}
+        self.cleared: set[str] = set()  # paths a non-directory took, and the lower tree below
+        self.link_targets: dict[str, str] = {}  # hard link -> the path holding its content
 
     def over(self, lower: FlatTree) -> FlatTree:
         """The entries of this tree's layers applied on top of ``lower`` (no contents kept)."""
@@ -167,7 +171,18 @@ class FlatTree:
                 del entries[path]
         for path in self.deleted:
             entries.pop(path, None)
-        entries.update(self.entries)
+        # A directory replaced by a file or link takes its lower contents with it.
+        if self.cleared:
+            for path in [p for p in entries if _below_any(p, self.cleared)]:
+                del entries[path]
+        upper = dict(self.entries)
+        for path, target in self.dangling.items():
+            # The target existed below when the link was made (else it could not be made),
+            # whatever these layers deleted afterwards.
+            found = lower.entries.get(target)
+            if found is not None and path in upper:
+                upper[path] = found
+        entries.update(upper)
         return FlatTree(entries, {})
 
     def entry(self, path: str) -> TreeEntry | None:
@@ -238,6 +253,23 @@ class FlatTree:
         self._contents.clear()
 
 
+def _below_any(path: str, directories: set[str]) -> bool:
+    """Whether one of ``path``'s ancestors is in ``directories``."""
+    parent = path.rpartition("/")[0]
+    while parent:
+        if parent in directories:
+            return True
+        parent = parent.rpartition("/")[0]
+    return False
+
+
+def _gone_here(path: str, tree: FlatTree) -> bool:
+    """Whether these layers already removed ``path`` of the layers below (a link to nothing)."""
+    if path in tree.deleted:
+        return True
+    return _below_any(path, tree.deleted | tree.opaque | tree.cleared)
+
+
 def _apply(
     entries: dict[str, TreeEntry],
     origin: dict[str, int],
@@ -257,9 +289,9 @@ def _apply(
             if not only_lower or origin[path] < index:
                 del entries[path]
                 origin.pop(path, None)
-                spool = contents.pop(path, None)
-                if spool is not None:
-                    spool.close()
+                # Not closed: the layer being applied may hand the same spool to a later
+                # entry of that path; dropped spools close when nothing refers to them.
+                contents.pop(path, None)
 
     for path, entry, opaque in scan.events:
         if opaque:
@@ -267,22 +299,49 @@ def _apply(
             tree.opaque.add(path)
             continue
         if entry is None:
+            # image-spec: a whiteout hides lower layers only, never entries of its own layer.
             tree.deleted.add(path)
-            entries.pop(path, None)
-            contents.pop(path, None)
-            drop_below(path, only_lower=False)
+            drop_below(path, only_lower=True)
+            prefix = path + "/"
+            own_children = any(p.startswith(prefix) for p in entries)
+            if origin.get(path, -1) < index and not own_children:
+                entries.pop(path, None)
+                origin.pop(path, None)
+                contents.pop(path, None)
+                tree.dangling.pop(path, None)
+                tree.link_targets.pop(path, None)
             continue
         old = entries.get(path)
         if old is not None and old.kind == "dir" and entry.kind != "dir":
             drop_below(path, only_lower=False)
+        if entry.kind != "dir":
+            tree.cleared.add(path)
         if entry.kind == "hardlink":
-            # A hard link is whatever its target is (ostree links the tree to repo objects).
+            # A hard link is whatever its target is (ostree links the tree to repo objects);
+            # a link to a link shares the first one's content.
+            final = tree.link_targets.get(entry.linkname, entry.linkname)
+            held = contents.get(entry.linkname)
             target = entries.get(entry.linkname)
             entries[path] = target if target is not None else TreeEntry("file")
-            yield path, scan.links[path]
-        else:
-            entries[path] = entry
+            if entry.linkname in tree.dangling:  # a link to a link to the layers below
+                tree.dangling[path] = tree.dangling[entry.linkname]
+            elif target is None and not _gone_here(entry.linkname, tree):
+                tree.dangling[path] = entry.linkname  # its target is in layers below these
+            else:
+                tree.dangling.pop(path, None)
+            tree.link_targets[path] = final
+            origin[path] = index
+            contents.pop(path, None)
+            if held is not None:
+                contents[path] = held  # the same bytes: one spool serves both paths
+            else:
+                yield path, final
+            continue
+        entries[path] = entry
+        tree.dangling.pop(path, None)
+        tree.link_targets.pop(path, None)
         origin[path] = index
+        contents.pop(path, None)  # an earlier content is not this entry's
         if path in scan.contents:
             contents[path] = scan.contents[path]
 
@@ -329,15 +388,20 @@ def flatten_layers(
     origin: dict[str, int] = {}
     contents: dict[str, IO[bytes]] = {}
     tree = FlatTree(entries, contents)
-    second: dict[int, dict[str, str]] = {}
+    # Wanted hard links: the layer holding the target's content -> (path, target, link layer).
+    second: dict[int, list[tuple[str, str, int]]] = {}
     for index, scan in enumerate(scans):
         for path, target in _apply(entries, origin, contents, scan, index, tree):
             if wanted(path) and path not in contents:
-                second.setdefault(index, {})[path] = target
-    for index, links in second.items():
-        scan = _scan_layer(layers[index], wanted, False, frozenset(links.values()), verify=verify)
-        for path, target in links.items():
-            if target in scan.contents and entries.get(path) is not None:
+                # The content is in the layer that wrote the target, maybe an earlier one.
+                layer = origin.get(target, index)
+                second.setdefault(layer, []).append((path, target, index))
+    for index, links in sorted(second.items()):
+        targets = frozenset(target for _path, target, _link in links)
+        scan = _scan_layer(layers[index], wanted, False, targets, verify=verify)
+        for path, target, link_layer in links:
+            # Only if the link is still what the stack leaves at that path.
+            if target in scan.contents and origin.get(path) == link_layer:
                 contents[path] = _spool(scan.contents[target])
                 scan.contents[target].seek(0)
         for spool in scan.contents.values():

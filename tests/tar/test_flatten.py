@@ -12,6 +12,7 @@ import io
 import os
 import random
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -110,10 +111,6 @@ def test_wanted_hard_links_are_read_in_a_second_pass(cosa_image: images.BuiltIma
     assert tree.entries["/usr/bin/tool3"] == tree.entries["/" + target]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the second pass re-reads the link's own layer, not the target's (report D5)",
-)
 def test_a_wanted_hard_link_to_an_earlier_layer_is_read() -> None:
     tree = flatten_image(image([file("t", "old")], [hardlink("h", "t")]), wanted=lambda _p: True)
     assert tree.entries["/h"].size == 3
@@ -271,17 +268,21 @@ def test_property_over_is_flattening_all_layers_together(
 ) -> None:
     layers = [base_layer(), *stack]
     split = data.draw(st.integers(1, len(layers) - 1), label="split")
-    # Two known gaps of over() (report D3, D4; the xfail tests below) are left out.
-    assume(not _replaces_a_lower_directory(layers[:split], layers[split:]))
-    assume(not _links_below(layers[split:]))
     built = image(*layers).layers
+    assume(_unpackable(built))  # e.g. a hard link to a directory: no tree to speak of
     upper = flatten_layers(built[split:])
     assert upper.over(flatten_layers(built[:split])).entries == flatten_layers(built).entries
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: over() keeps the lower children of a replaced directory (D3)"
-)
+def _unpackable(layers: object) -> bool:
+    with tempfile.TemporaryDirectory() as root:
+        try:
+            unpack_layers(layers, root)  # type: ignore[arg-type]
+        except OciforgeError:
+            return False
+    return True
+
+
 def test_over_drops_the_children_of_a_directory_the_upper_layers_replace() -> None:
     layers = image([directory("a"), file("a/x", "x")], [file("a", "now a file")]).layers
     assert set(flatten_layers(layers).entries) == {"/a"}
@@ -289,9 +290,6 @@ def test_over_drops_the_children_of_a_directory_the_upper_layers_replace() -> No
     assert set(over.entries) == {"/a"}
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: over() keeps a placeholder for links to lower content (D4)"
-)
 def test_over_resolves_hard_links_to_lower_content() -> None:
     layers = image([file("t", "data", mode=0o600)], [hardlink("h", "t")]).layers
     assert flatten_layers(layers).entries["/h"].mode == 0o600
@@ -338,9 +336,6 @@ def _whiteout_after_own_entry(stack: list[list[Entry]]) -> bool:
     return False
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: flatten applies a whiteout to its own layer's entries (D1)"
-)
 def test_a_whiteout_spares_the_entries_of_its_own_layer(tmp_path: Path) -> None:
     # image-spec layer.md: "Files that are present in the same layer as a whiteout file can
     # only be hidden by whiteout files in subsequent layers."
@@ -367,7 +362,6 @@ def test_property_flatten_sees_the_tree_unpack_writes(
     @settings(_settings, max_examples=50)
     @given(stack=stacks(metadata=True))
     def check(stack: list[list[Entry]]) -> None:
-        assume(not _whiteout_after_own_entry(stack))
         built = image(base_layer(), *stack)
         root = tmp_path_factory.mktemp("unpacked")
         try:
@@ -376,10 +370,9 @@ def test_property_flatten_sees_the_tree_unpack_writes(
             assume(False)  # e.g. a hard link to nothing: no tree to compare
         tree = flatten_image(built, wanted=lambda _path: True)
         assert _flat_view(tree) == _disk_view(root)
-        # Contents too, but not of paths ever written as hard links (report D5).
-        links = {e.name for layer in stack for e in layer if e.type == LNK}
+        # Contents too, hard links included (their content may be in an earlier layer).
         for path, node in snapshot(root).items():
-            if node.kind == "file" and path not in links:
+            if node.kind == "file":
                 assert tree.read("/" + path) == read(root, path), path
         compared.append("x")
 
