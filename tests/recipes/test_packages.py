@@ -177,7 +177,7 @@ def test_local_rpm_pulls_its_dependencies_from_the_repositories(
     url = main_url(served, graph)
     local = graph.rpm(repos.LOCAL[0].nevra)
     out = tmp_path / "out.ociarchive"
-    code, doc, err = append(base, out, url, "--rpm", str(local), cache=tmp_path / "c")
+    code, _doc, err = append(base, out, url, "--rpm", str(local), cache=tmp_path / "c")
     assert code == 0, err
     theirs = dnf_run(
         graph.base_root, tmp_path / "dnf", ["install", str(local)], repos={"main": url}
