@@ -3,7 +3,8 @@
 A page runs in its own temporary directory holding ``fcos.ociarchive`` (the sample COSA-shaped
 image), ``hello-agent-1.0-1.noarch.rpm`` (a sample package) and ``config.ign`` (a sample
 Ignition config); ``ociforge`` on PATH runs this checkout. A page that needs more says so in an HTML
-comment, e.g. ``<!-- needs: registry -->`` (a no-auth registry, address in ``$REGISTRY``).
+comment, e.g. ``<!-- needs: registry -->`` (a no-auth registry, address in ``$REGISTRY``) or
+``<!-- needs: createrepo_c -->`` (a peer tool on PATH).
 Blocks in other languages (yaml, json, text) are output samples and are not run.
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import ROOT
+from tests.support.tools import need
 
 _FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```", re.S | re.M)
 
@@ -84,9 +86,13 @@ def test_examples_run(page: Path, workspace: Path, request: pytest.FixtureReques
         "PATH": f"{workspace / '.bin'}{os.pathsep}{os.environ['PATH']}",
         "PYTHONPATH": ROOT,
     }
-    if "registry" in needs(page):
+    wanted = needs(page)
+    if "registry" in wanted:
         registry = request.getfixturevalue("registry")
         env["REGISTRY"] = registry.host
+    tools = sorted(wanted - {"registry"})
+    if tools:
+        need(*tools)  # a peer tool the page's examples run (createrepo_c …)
     namespace: dict[str, object] = {"__name__": "__docs__"}
     ran = 0
     for language, body, line in blocks(page):
