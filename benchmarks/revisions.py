@@ -2,8 +2,8 @@
 
 For a change that must not make things slower (a refactor): append and unpack of the 1 GiB
 COSA-shaped archive run alternately with ``PYTHONPATH=OLD`` and ``PYTHONPATH=NEW`` (each a
-checkout of ociforge), ``--rounds`` times; the table has the median of each. Interleaving
-keeps a busy machine's drift out of the ratio.
+checkout of ociforge), ``--rounds`` times in ABBA order with the disk flushed before each run;
+the table has the median of each. Interleaving keeps a busy machine's drift out of the ratio.
 """
 
 from __future__ import annotations
@@ -71,11 +71,15 @@ def main() -> None:
         ],
     }
     times: dict[tuple[str, str], list[float]] = {}
-    for _ in range(args.rounds):
-        for label, tree in (("old", args.old), ("new", args.new)):
+    trees = [("old", args.old), ("new", args.new)]
+    for round_ in range(args.rounds):
+        # ABBA order, and the previous run's writes flushed first: the second of a pair would
+        # otherwise pay for the first one's writeback.
+        for label, tree in trees if round_ % 2 == 0 else trees[::-1]:
             for name, argv in commands.items():
                 shutil.rmtree(bundle, ignore_errors=True)
                 out.unlink(missing_ok=True)
+                os.sync()
                 times.setdefault((name, label), []).append(_run(tree, argv))
     print("| operation | old s | new s | new/old |")
     print("|---|---|---|---|")
