@@ -14,7 +14,7 @@ import datetime as _dt
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from .. import mediatypes as mt
 from .._env import build_time
@@ -27,7 +27,6 @@ from ..ostree.lint import lint_new_layer, lint_tree
 from ..ostree.paths import needs_base, place
 from ..ostree.units import find_unit
 from ..ostree.view import FlatTreeReader, LayeredTree, MemoryTree, TreeReader
-from ..rpm.inject import BASE_FILES, InjectOptions, RpmSource, inject_rpms
 from ..tar.build import EntryData, LayerBuilder
 from ..tar.flatten import FlatTree, flatten_image, wanted_paths
 from ..tar.header import TarHeader
@@ -35,7 +34,10 @@ from ..tar.local import local_file, local_tree
 from ..tar.names import split_image_path
 from ..tar.tree import TreeEntry, TreeView
 from . import Derived
-from .packages import IMAGE_FILES, PackageRequest, resolve_packages
+
+if TYPE_CHECKING:
+    from ..rpm.inject import InjectOptions, RpmSource
+    from .packages import PackageRequest
 
 __all__ = ["FileAddition", "Step", "add_files", "append_content", "is_bootable"]
 
@@ -237,10 +239,14 @@ def append_content(
     base layers while flattening them, for callers whose sink verifies every base blob before
     committing (:func:`ociforge.transports.sink_verifies_copies`).
     """
-    request = packages or PackageRequest()
+    request = packages
     if rpms or remove:
+        from .packages import PackageRequest  # noqa: PLC0415 - the package machinery loads on use
+
         request = dataclasses.replace(
-            request, rpms=[*request.rpms, *rpms], remove=[*request.remove, *remove]
+            packages or PackageRequest(),
+            rpms=[*(packages.rpms if packages else ()), *rpms],
+            remove=[*(packages.remove if packages else ()), *remove],
         )
     if not (additions or request or steps or ignition is not None):
         raise InvalidReference("nothing to append: give files, packages or an Ignition config")
@@ -254,6 +260,9 @@ def append_content(
         # Files for plain /usr and /etc need nothing from the base; anything else is placed
         # through its symlinks and linted over it. Packages also need /etc's content: a
         # modified %config file of a package that goes is kept as .rpmsave.
+        from ..rpm.inject import BASE_FILES  # noqa: PLC0415 - loaded only when the base is read
+        from .packages import IMAGE_FILES  # noqa: PLC0415
+
         wanted = wanted_paths([*BASE_FILES, *(IMAGE_FILES if request else ())])
         base = flatten_image(image, wanted=wanted, heads=True, verify=verify_base)
     notes: list[str] = []
@@ -264,6 +273,9 @@ def append_content(
             report = None
             resolved = None
             if request:
+                from ..rpm.inject import inject_rpms  # noqa: PLC0415 - loaded only when used
+                from .packages import resolve_packages  # noqa: PLC0415
+
                 assert base is not None
                 architecture = image.config.architecture
                 resolved = resolve_packages(
