@@ -19,9 +19,14 @@ CLI_INTRO = """# CLI reference
 
 Generated from the argument parser by `docs/tools/reference.py`; do not edit by hand.
 
-Every command also takes `--json` (one JSON document on stdout), `-q/--quiet` (no progress or
-notes on stderr) and `--debug` (a traceback with errors). Exit status: 0 success; 1 an error,
-reported as one line `ociforge: error: …` on stderr; 2 a usage error; 130 interrupted.
+Every command also takes `--json` (one JSON document on stdout; errors then become one JSON
+object on stderr: `{"error": …, "kind": …, "exit": …}`), `-q/--quiet` (no progress or notes on
+stderr) and `--debug` (a traceback with errors), after the command or before it (`ociforge
+--json inspect …`). Exit status: 0 success; 1 an error, reported as one line `ociforge: error:
+…` on stderr; 2 a usage error; 3 something that does not exist (an image, tag, blob, file or
+package; skopeo uses 2 for this, which argparse gives usage errors); 130 interrupted. Flags are
+never abbreviated, and `--tls-verify` (like skopeo's) means true on its own: a value needs `=`
+(`--tls-verify=false`).
 Progress goes to stderr (a live line on a terminal, a plain line every few seconds otherwise),
 so stdout stays machine-readable.
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
 import os
 import sys
 import traceback
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from .._env import MAX_LAYER_SIZE_ENV, parse_size
-from ..errors import OciforgeError
+from ..errors import NotFound, OciforgeError
 from . import (
     append,
     copy,
@@ -50,7 +51,20 @@ _COMMANDS = (
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+#: An image, blob, tag, file or package that does not exist (skopeo uses 2, which argparse
+#: already gives usage errors here).
+EXIT_NOT_FOUND = 3
 EXIT_INTERRUPTED = 130
+
+#: Boolean flags with pflag semantics, as skopeo's: alone they mean true, and a value needs
+#: ``=`` (``--tls-verify=false``), so ``--tls-verify docker://x`` keeps its argument.
+_PFLAG_BOOLEANS = frozenset({"--tls-verify", "--src-tls-verify", "--dest-tls-verify"})
+#: Options every subcommand takes, also accepted before the subcommand.
+_GLOBAL_FLAGS = (
+    (("--debug",), "debug", "show tracebacks on errors"),
+    (("--json",), "json", "print one JSON document on stdout (errors as JSON on stderr)"),
+    (("-q", "--quiet"), "quiet", "no progress or notes on stderr"),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,8 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ociforge",
         description="Build, layer and ship CoreOS-style OCI images without a container runtime.",
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"ociforge {__version__}")
+    for flags, dest, help_text in _GLOBAL_FLAGS:
+        parser.add_argument(*flags, dest=f"global_{dest}", action="store_true", help=help_text)
     parser.add_argument(
         "--max-layer-size",
         type=_size,
@@ -71,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     for module in _COMMANDS:
         module.register(sub)
     for subparser in sub.choices.values():
+        # A prefix of a flag is an error, not a guess (``--digest`` is not ``--digestfile``).
+        subparser.allow_abbrev = False
         _add_common_options(subparser)
         if subparser.description:
             # Module docstrings read "``ociforge X``: does Y."; the help shows "Does Y."
@@ -89,11 +108,7 @@ def _size(text: str) -> int:
 def _add_common_options(parser: argparse.ArgumentParser) -> None:
     """Give every subcommand --debug, --json and --quiet (unless it defines its own)."""
     present = {opt for action in parser._actions for opt in action.option_strings}
-    for flags, help_text in (
-        (("--debug",), "show tracebacks on errors"),
-        (("--json",), "print one JSON document on stdout"),
-        (("-q", "--quiet"), "no progress or notes on stderr"),
-    ):
+    for flags, _dest, help_text in _GLOBAL_FLAGS:
         if not present.intersection(flags):
             parser.add_argument(*flags, action="store_true", help=help_text)
 
@@ -109,7 +124,10 @@ def _describe_os_error(exc: OSError) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args([f"{w}=true" if w in _PFLAG_BOOLEANS else w for w in words])
+    for _flags, dest, _help in _GLOBAL_FLAGS:
+        setattr(args, dest, bool(getattr(args, dest, False) or getattr(args, f"global_{dest}")))
     try:
         return int(args.func(args) or EXIT_OK)
     except KeyboardInterrupt:
@@ -128,5 +146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             message = str(exc)
         first_line = message.splitlines()[0] if message else type(exc).__name__
-        print(f"ociforge: error: {first_line}", file=sys.stderr)
-        return EXIT_ERROR
+        code = EXIT_NOT_FOUND if isinstance(exc, NotFound | FileNotFoundError) else EXIT_ERROR
+        if getattr(args, "json", False):
+            document = {"error": first_line, "kind": type(exc).__name__, "exit": code}
+            print(json.dumps(document), file=sys.stderr)
+        else:
+            print(f"ociforge: error: {first_line}", file=sys.stderr)
+        return code

@@ -158,5 +158,20 @@ def test_error_index_json_not_json(tmp_path: Path, small_image: images.BuiltImag
 
 def test_debug_shows_traceback(tmp_path: Path) -> None:
     result = ociforge("inspect", "--debug", f"oci-archive:{tmp_path / 'nope'}")
-    assert result.code == 1
+    assert result.code == 3  # not found
     assert "Traceback" in result.err
+
+
+def test_global_options_before_the_subcommand_and_json_errors(tmp_path: Path) -> None:
+    missing = f"oci-archive:{tmp_path / 'nope'}"
+    result = ociforge("--json", "inspect", missing)
+    assert result.code == 3
+    error = json.loads(result.err)
+    assert error["kind"] == "NotFound" and "nope" in error["error"] and error["exit"] == 3
+    quiet = ociforge("-q", "--debug", "inspect", missing)
+    assert quiet.code == 3 and "Traceback" in quiet.err
+
+
+def test_a_prefix_of_a_flag_is_not_taken_for_it(tmp_path: Path) -> None:
+    result = ociforge("copy", "--digest", "x", "oci:a", "oci:b")
+    assert result.code == 2 and "unrecognized arguments: --digest" in result.err

@@ -59,8 +59,11 @@ def test_inspect_a_registry_image(
         lay.digest for lay in small_image.layers
     ]
     assert document["labels"]["ostree.bootable"] == "true"
-    raw = ociforge("inspect", "--raw", "--tls-verify", "false", registry.ref("cli/img:v1"))
+    raw = ociforge("inspect", "--raw", "--tls-verify=false", registry.ref("cli/img:v1"))
     assert raw.out.encode() == small_image.manifest
+    # pflag semantics, as skopeo: a bare --tls-verify means true and keeps the next argument.
+    strict = ociforge("inspect", "--tls-verify", registry.ref("cli/img:v1"))
+    assert strict.code == 1 and "plain HTTP" in strict.err, strict.err
     config = ociforge(
         "inspect", "--config", "--tls-verify=false", registry.ref(f"cli/img@{small_image.digest}")
     )
