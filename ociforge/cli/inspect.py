@@ -15,8 +15,14 @@ __all__ = ["describe", "register"]
 
 
 def describe(image: Image) -> dict[str, Any]:
-    """The JSON document ``inspect`` prints."""
+    """The JSON document ``inspect`` prints: ociforge's fields, then skopeo's (capitalised).
+
+    Scripts written against ``skopeo inspect`` find ``Name``, ``Digest``, ``Created``,
+    ``Architecture``, ``Os``, ``Labels``, ``Layers``, ``LayersData`` and ``Env`` as skopeo
+    names them.
+    """
     config = image.config
+    env = config.json().get("config", {}).get("Env") or []
     return {
         "name": image.name,
         "digest": str(image.digest),
@@ -40,6 +46,23 @@ def describe(image: Image) -> dict[str, Any]:
             }
             for layer in image.layers
         ],
+        "Name": image.name,
+        "Digest": str(image.digest),
+        "Created": config.created,
+        "Architecture": config.architecture,
+        "Os": config.os,
+        "Labels": dict(config.labels),
+        "Layers": [str(layer.digest) for layer in image.layers],
+        "LayersData": [
+            {
+                "MIMEType": layer.media_type,
+                "Digest": str(layer.digest),
+                "Size": layer.size,
+                "Annotations": dict(layer.descriptor.annotations) or None,
+            }
+            for layer in image.layers
+        ],
+        "Env": list(env),
     }
 
 

@@ -23,7 +23,15 @@ def run(args: argparse.Namespace) -> int:
     finally:
         tree.close()
     if args.json:
-        print_json([_as_dict(f) for f in findings])
+        print_json(
+            {
+                "image": args.image,
+                "digest": str(image.digest),
+                "errors": sum(1 for f in findings if f.severity == "error"),
+                "warnings": sum(1 for f in findings if f.severity == "warning"),
+                "findings": [_as_dict(f) for f in findings],
+            }
+        )
     else:
         for finding in findings:
             print(finding)

@@ -203,3 +203,20 @@ def test_verify_reads_every_blob_from_a_registry(
     assert report["layers"] == len(small_image.layers)
     gets = [r for r in registry.requests() if r.method == "GET" and "/blobs/sha256:" in r.uri]
     assert {r.uri.rsplit("/", 1)[1] for r in gets} >= {lay.digest for lay in small_image.layers}
+
+
+def test_inspect_json_has_skopeos_fields(
+    registry: Registry, tmp_path: Path, small_image: images.BuiltImage
+) -> None:
+    ref = registry.ref("cli/skopeo-fields:v1")
+    skopeo("copy", "--dest-tls-verify=false", f"oci-archive:{_archive(tmp_path, small_image)}", ref)
+    theirs = json.loads(skopeo("inspect", "--tls-verify=false", ref).stdout)
+    ours = json.loads(ociforge("inspect", "--tls-verify=false", ref).out)
+    for key in ("Digest", "Architecture", "Os", "Labels", "Layers", "Created"):
+        assert ours[key] == theirs[key], key
+    # skopeo 1.9 prints no LayersData; newer ones take it from the manifest, as here.
+    manifest = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", ref).stdout)
+    assert [(d["MIMEType"], d["Digest"], d["Size"]) for d in ours["LayersData"]] == [
+        (d["mediaType"], d["digest"], d["size"]) for d in manifest["layers"]
+    ]
+    assert ours["Env"] == (theirs.get("Env") or [])
