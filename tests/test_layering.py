@@ -31,6 +31,7 @@ TIERS: Mapping[str, int] = {
     "coreos": 5,
     "mutate": 6,
     "recipes": 7,
+    "query": 7,
     "samples": 8,
     "cli": 8,
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import posixpath
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -87,6 +88,7 @@ def _scan_layer(
     capture: frozenset[str] = frozenset(),
     *,
     verify: bool = True,
+    digests: bool = False,
 ) -> _LayerScan:
     scan = _LayerScan()
     what = f"layer {layer.digest}"
@@ -97,18 +99,32 @@ def _scan_layer(
             if path is None or not header.is_file:
                 continue
             head = b""
+            digest = ""
             if wanted(path) or path in capture:
                 spool = _spool(data)
                 scan.contents[path] = spool
                 head = spool.read(HEAD_BYTES)
+                if digests:
+                    digest = _sha256(head, spool)
                 spool.seek(0)
-            elif heads:
-                head = data.read(HEAD_BYTES)
-            if head:
+            elif heads or digests:
+                first = data.read(HEAD_BYTES)
+                head = first if heads else b""
+                if digests:
+                    digest = _sha256(first, data)
+            if head or digest:
                 event_path, entry, opaque = scan.events[-1]
                 assert entry is not None
-                scan.events[-1] = (event_path, dataclasses.replace(entry, head=head), opaque)
+                changed = dataclasses.replace(entry, head=head, digest=digest)
+                scan.events[-1] = (event_path, changed, opaque)
     return scan
+
+
+def _sha256(head: bytes, rest: Readable) -> str:
+    hasher = hashlib.sha256(head)
+    while chunk := rest.read(CHUNK_SIZE):
+        hasher.update(chunk)
+    return hasher.hexdigest()
 
 
 def _record(scan: _LayerScan, header: TarHeader, what: str) -> str | None:
@@ -353,16 +369,20 @@ def flatten_image(
     heads: bool = False,
     threads: int | None = None,
     verify: bool = True,
+    digests: bool = False,
 ) -> FlatTree:
     """Flatten ``image``'s layers into a :class:`FlatTree`.
 
     ``wanted(path)`` selects regular files whose content to keep (spooled, not in memory when
-    large); ``heads`` keeps the first bytes of every file (for lint's key detection).
+    large); ``heads`` keeps the first bytes of every file (for lint's key detection);
+    ``digests`` records every file's sha256 (to compare trees).
     ``verify=False`` reads local layer blobs without hashing them (neither digest nor
     diff_id): only for a caller that writes the image to a sink which verifies every base blob
     before anything is committed, so nothing read here can reach an output unchecked.
     """
-    return flatten_layers(image.layers, wanted=wanted, heads=heads, threads=threads, verify=verify)
+    return flatten_layers(
+        image.layers, wanted=wanted, heads=heads, threads=threads, verify=verify, digests=digests
+    )
 
 
 def flatten_layers(
@@ -372,6 +392,7 @@ def flatten_layers(
     heads: bool = False,
     threads: int | None = None,
     verify: bool = True,
+    digests: bool = False,
 ) -> FlatTree:
     """Flatten ``layers`` (bottom first) into a :class:`FlatTree`, as :func:`flatten_image` does.
 
@@ -382,7 +403,10 @@ def flatten_layers(
     workers = max(1, min(threads or cpu_count(), len(layers) or 1))
     with ThreadPoolExecutor(workers) as pool:
         scans = list(
-            pool.map(lambda layer: _scan_layer(layer, wanted, heads, verify=verify), layers)
+            pool.map(
+                lambda layer: _scan_layer(layer, wanted, heads, verify=verify, digests=digests),
+                layers,
+            )
         )
     entries: dict[str, TreeEntry] = {}
     origin: dict[str, int] = {}

@@ -16,7 +16,7 @@ EntryKind = Literal["dir", "file", "symlink", "hardlink", "other"]
 
 @dataclass(frozen=True, slots=True)
 class TreeEntry:
-    """One path of a tree: kind, link target, owner, mode, size, first bytes of a file, mtime."""
+    """One path of a tree: kind, link target, owner, mode, size, first bytes, mtime, digest."""
 
     kind: EntryKind
     linkname: str = ""
@@ -26,6 +26,7 @@ class TreeEntry:
     size: int = 0
     head: bytes = b""
     mtime: int = 0
+    digest: str = ""  # sha256 hex of a file's content, when the flattening was asked for it
 
 
 class TreeView(Protocol):
