@@ -15,6 +15,7 @@ from .._env import MAX_LAYER_SIZE_ENV, parse_size
 from ..errors import NotFound, OciforgeError
 from . import (
     append,
+    completion,
     copy,
     demo,
     inspect,
@@ -52,6 +53,7 @@ _COMMANDS = (
     machineconfig,
     release_info,
     demo,
+    completion,
 )
 
 EXIT_OK = 0
