@@ -41,6 +41,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nNext: ociforge inspect oci-archive:{derived}")
         if args.push:
             print(f"      cat {steps[-1].details['machineconfig']}")
+        print(
+            f"\n{workdir} also holds the inputs the README and the how-tos use"
+            " (fcos.ociarchive, hello-agent-1.0-1.noarch.rpm, config.ign): run their"
+            " commands there."
+        )
     return 0
 
 

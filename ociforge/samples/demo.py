@@ -6,6 +6,7 @@ needs no network and no external tool; it is byte-for-byte reproducible.
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import json
 import os
@@ -24,6 +25,7 @@ from ..image import Image
 from ..layer import Layer
 from ..recipes.append import FileAddition, append_content
 from ..registry.reference import parse_registry_reference
+from ..rpm.inject import InjectOptions
 from ..rpm.tags import FileFlag
 from ..spec import Descriptor, ImageConfig, Manifest, encode_json
 from ..tar.build import LayerBuilder
@@ -230,7 +232,8 @@ def run_demo(
     """Build a base, derive an image (files + Ignition + RPM), verify it, optionally push it."""
     os.makedirs(workdir, exist_ok=True)
     steps: list[DemoStep] = []
-    base_path = os.path.join(workdir, "base.ociarchive")
+    # The names the README and the how-tos use, so their commands run in this directory.
+    base_path = os.path.join(workdir, "fcos.ociarchive")
     derived_path = os.path.join(workdir, "derived.ociarchive")
     with _timed(
         steps, "build a COSA-shaped base image (ostree commit layer + chunks)", report
@@ -244,10 +247,11 @@ def run_demo(
         local = os.path.join(files, "99-demo.conf")
         with open(local, "wb") as fh:
             fh.write(b"# dropped in by ociforge append --add\n")
-        ignition = os.path.join(files, "config.ign")
+        os.utime(local, (_EPOCH, _EPOCH))  # its mtime goes into the layer
+        ignition = os.path.join(workdir, "config.ign")
         with open(ignition, "wb") as fh:
             fh.write(sample_ignition())
-        package = os.path.join(files, "hello-agent-1.0-1.noarch.rpm")
+        package = os.path.join(workdir, "hello-agent-1.0-1.noarch.rpm")
         with open(package, "wb") as fh:
             fh.write(sample_rpm())
         d.update(file=local, ignition=ignition, rpm=package)
@@ -260,13 +264,17 @@ def run_demo(
             OciArchive(base_path).image(),
             additions=[FileAddition(local, "/etc/sysctl.d/99-demo.conf")],
             rpms=[package],
+            rpm_options=InjectOptions(install_time=_EPOCH),
             ignition=config,
+            # Fixed, like every input here: the derived digest is the same on every run.
+            created=_dt.datetime.fromtimestamp(_EPOCH, _dt.UTC),
         )
         save_image(result.image, f"oci-archive:{derived_path}")
         layer = result.image.layers[-1]
         d.update(
             path=derived_path,
             digest=str(result.image.digest),
+            reproducible="yes: fixed inputs and timestamps give this digest on every run",
             layer=str(layer.digest),
             packages=list(result.packages),
             lint=[str(f) for f in result.findings] or "clean",
