@@ -81,3 +81,17 @@ def test_demo_push_writes_a_digest_pinned_machineconfig(tmp_path: Path, registry
     yaml = Path(steps[-1]["machineconfig"]).read_text()
     assert f'osImageURL: "{registry.host}/demo/fcos-derived@{digest}"' in yaml
     assert steps[-1]["pull_spec"] == f"{registry.host}/demo/fcos-derived@{digest}"
+
+
+def test_demo_is_reproducible_and_leaves_the_documented_inputs(tmp_path: Path) -> None:
+    digests = []
+    for run in ("a", "b"):
+        result = ociforge("demo", "--json", "-o", str(tmp_path / run))
+        assert result.code == 0, result.err
+        digests.append(json.loads(result.out)[2]["digest"])
+        for name in ("fcos.ociarchive", "hello-agent-1.0-1.noarch.rpm", "config.ign"):
+            assert (tmp_path / run / name).stat().st_size > 0, name
+    assert digests[0] == digests[1]
+    assert (tmp_path / "a" / "derived.ociarchive").read_bytes() == (
+        tmp_path / "b" / "derived.ociarchive"
+    ).read_bytes()

@@ -1,8 +1,10 @@
 """Every example in README.md and docs/ runs: console blocks in bash, python blocks in one namespace.
 
-A page runs in its own temporary directory holding ``fcos.ociarchive`` (the sample COSA-shaped
-image), ``hello-agent-1.0-1.noarch.rpm`` (a sample package) and ``config.ign`` (a sample
-Ignition config); ``ociforge`` on PATH runs this checkout. A page that needs more says so in an HTML
+A page runs in its own copy of the directory ``ociforge demo`` writes (run here through the CLI, as
+a reader would): ``fcos.ociarchive`` (the sample COSA-shaped image),
+``hello-agent-1.0-1.noarch.rpm`` (a sample package), ``config.ign`` (a sample Ignition config)
+and ``derived.ociarchive``; a page that uses them says so, and ``ociforge`` on PATH runs this
+checkout. Nothing else is prepared. A page that needs more says so in an HTML
 comment, e.g. ``<!-- needs: registry -->`` (a no-auth registry, address in ``$REGISTRY``) or
 ``<!-- needs: createrepo_c -->`` (a peer tool on PATH).
 Blocks in other languages (yaml, json, text) are output samples and are not run.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -64,14 +67,27 @@ def needs(page: Path) -> set[str]:
     return {word for group in found for word in group.split()}
 
 
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    from ociforge.samples.demo import sample_base_image, sample_ignition, sample_rpm
-    from ociforge.transports import save_image
+DEMO_INPUTS = ("fcos.ociarchive", "hello-agent-1.0-1.noarch.rpm", "config.ign")
+# What a page that uses the demo's files tells its reader (checked below).
+WHERE_TO_RUN = "ociforge demo"
 
-    save_image(sample_base_image(), f"oci-archive:{tmp_path / 'fcos.ociarchive'}")
-    (tmp_path / "hello-agent-1.0-1.noarch.rpm").write_bytes(sample_rpm())
-    (tmp_path / "config.ign").write_bytes(sample_ignition())
+
+@pytest.fixture(scope="session")
+def demo_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("docs-demo") / "ociforge-demo"
+    subprocess.run(
+        [sys.executable, "-m", "ociforge", "demo", "-o", str(out)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": ROOT},
+    )
+    return out
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, demo_output: Path) -> Path:
+    for name in (*DEMO_INPUTS, "derived.ociarchive"):
+        shutil.copyfile(demo_output / name, tmp_path / name)
     shim = tmp_path / ".bin" / "ociforge"
     shim.parent.mkdir()
     shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m ociforge "$@"\n')
@@ -126,6 +142,18 @@ def test_examples_run(page: Path, workspace: Path, request: pytest.FixtureReques
                         os.environ[key] = value
             ran += 1
     assert ran
+
+
+def test_pages_say_where_their_inputs_come_from() -> None:
+    """A page whose examples use the demo's files tells the reader to run ``ociforge demo`` first."""
+    for page in DOCS:
+        text = page.read_text()
+        code = "".join(body for _, body, _ in blocks(page))
+        used = [name for name in DEMO_INPUTS if name in code]
+        if used:
+            assert WHERE_TO_RUN in text, (
+                f"{page.name} uses {used} but never says where they come from"
+            )
 
 
 def test_every_shell_example_is_runnable() -> None:
