@@ -7,8 +7,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import inspect
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -88,9 +90,54 @@ def _signature(obj: object) -> str:
     return result
 
 
-def _first_paragraph(obj: object) -> str:
+def _docstring(obj: object, indent: str = "") -> str:
+    """The whole docstring, paragraphs kept, each line indented (for list items)."""
     doc = inspect.getdoc(obj) or ""
-    return doc.split("\n\n", 1)[0].replace("\n", " ")
+    return "\n".join(indent + line if line else "" for line in doc.splitlines()).strip()
+
+
+def _fields(cls: type) -> list[str]:
+    """A dataclass's fields as ``name: type = default`` lines."""
+    if not dataclasses.is_dataclass(cls):
+        return []
+    comments = _field_comments(cls)
+    lines = []
+    for field in dataclasses.fields(cls):
+        if not field.init or field.name.startswith("_"):
+            continue
+        kind = field.type if isinstance(field.type, str) else repr(field.type)
+        text = f"`{field.name}: {kind}"
+        if field.default is not dataclasses.MISSING:
+            text += f" = {_default(field.default)}"
+        elif field.default_factory is not dataclasses.MISSING:
+            factory = field.default_factory
+            made = factory() if factory in (list, dict, tuple, set, frozenset) else None
+            text += f" = {made!r}" if made is not None else f" = {factory.__name__}()"
+        comment = comments.get(field.name)
+        lines.append(f"- {text}`" + (f": {comment}" if comment else ""))
+    return lines
+
+
+def _field_comments(cls: type) -> dict[str, str]:
+    """The comment on a field's line, or the comment lines just above it, in the class source."""
+    try:
+        source = inspect.getsource(cls).splitlines()
+    except (OSError, TypeError):
+        return {}
+    found: dict[str, str] = {}
+    above: list[str] = []
+    for line in source:
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            above.append(stripped.lstrip("#:").strip())
+            continue
+        match = re.match(r"(\w+)\s*:[^=#]*(?:=[^#]*)?(?:#\s*(.*))?$", stripped)
+        if match and not stripped.startswith(("def ", "return ")):
+            text = (match.group(2) or "").lstrip(":").strip() or " ".join(above)
+            if text:
+                found.setdefault(match.group(1), text)
+        above = []
+    return found
 
 
 def api_reference() -> str:
@@ -103,24 +150,29 @@ def api_reference() -> str:
             continue
         if inspect.isclass(obj) and issubclass(obj, BaseException):
             bases = ", ".join(b.__name__ for b in obj.__bases__)
-            groups["Exceptions"].append(f"- **`{name}`**({bases}): {_first_paragraph(obj)}")
+            groups["Exceptions"].append(f"- **`{name}`**({bases}): {_docstring(obj, '  ')}")
         elif inspect.isclass(obj):
-            lines = [f"### `{name}`\n", f"*{obj.__module__}*\n", _first_paragraph(obj) + "\n"]
+            lines = [f"### `{name}`\n", f"*{obj.__module__}*\n", _docstring(obj) + "\n"]
+            fields = _fields(obj)
+            if fields:
+                lines += ["Fields:\n", *fields, ""]
             members = [
                 (m, getattr(obj, m))
                 for m in sorted(vars(obj))
                 if not m.startswith("_")
                 and (callable(getattr(obj, m)) or isinstance(getattr(obj, m), property))
             ]
+            if members:
+                lines.append("Members:\n")
             for member, value in members:
-                summary = _first_paragraph(value)
-                if summary:
-                    lines.append(f"- `{member}`: {summary}")
+                doc = _docstring(value, "  ")
+                if doc:
+                    lines.append(f"- `{member}`: {doc}")
             groups["Classes"].append("\n".join(lines) + "\n")
         elif callable(obj):
             signature = _signature(obj)
             groups["Functions"].append(
-                f"### `{name}{signature}`\n\n*{obj.__module__}*\n\n{_first_paragraph(obj)}\n"
+                f"### `{name}{signature}`\n\n*{obj.__module__}*\n\n{_docstring(obj)}\n"
             )
         else:
             groups["Other"].append(f"- `{name}`")

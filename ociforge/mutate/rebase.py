@@ -54,7 +54,14 @@ def _added_history(derived: Image, old_base: Image) -> list[Mapping[str, Any]]:
 
 
 def plan_rebase(derived: Image, *, old_base: Image) -> RebasePlan:
-    """Check that ``old_base`` is a prefix of ``derived`` and work out what it added."""
+    """Check that ``old_base`` is a prefix of ``derived`` and work out what it added.
+
+    "Prefix" means the derived image's first layers are the old base's, digest and diff_id
+    alike; anything else raises :class:`PolicyError` naming the first layer that differs. The
+    plan keeps the added layers' history only when it lines up with them, and the labels and
+    annotations the derived image added or changed. Nothing is read beyond the manifests and
+    configs: :func:`restack` applies the plan to a new base.
+    """
     old = old_base.layers
     if len(derived.layers) < len(old):
         raise PolicyError(

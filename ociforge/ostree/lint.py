@@ -51,7 +51,15 @@ def _children(tree: Mapping[str, TreeEntry], directory: str) -> list[str]:
 
 
 def lint_tree(tree: Mapping[str, TreeEntry]) -> list[Finding]:
-    """Every finding for a flattened tree (absolute paths → entries), sorted by rule and path."""
+    """Every finding for a flattened tree (absolute paths → entries), errors first, by rule, path.
+
+    The rules follow bootc's container lint: ``/var/run`` must be a symlink to ``../run``, no
+    ``/usr/etc`` beside ``/etc``, at most one kernel under ``/usr/lib/modules``, the API
+    directories are directories, every name and symlink target is UTF-8 — plus ociforge's check
+    for leaked secrets (private keys, entitlement certificates); content in ``/boot``, ``/run``
+    or ``/tmp`` is a warning. ``append`` fails on an error finding in the new layer unless
+    ``allow_lint_errors`` is set. The tree is typically a ``FlatTree.entries``.
+    """
     found: list[Finding] = []
 
     def add(rule: str, severity: Literal["error", "warning"], path: str, message: str) -> None:

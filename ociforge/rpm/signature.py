@@ -250,7 +250,12 @@ def _public_key(body: bytes, what: str) -> PublicKey | None:
 
 
 def load_keys(data: bytes, *, what: str = "key file") -> list[PublicKey]:
-    """Every usable public key and subkey in an armored or binary key file."""
+    """Every usable public key and subkey in an armored or binary key file.
+
+    An ASCII-armored file may hold several key blocks, as ``rpm --import`` accepts. Keys of an
+    algorithm ociforge cannot verify are skipped (RSA, DSA, ECDSA and EdDSA are read); a file
+    with no usable key raises :class:`SignatureError` naming ``what``.
+    """
     keys: list[PublicKey] = []
     user_ids: list[str] = []
     primary_start = 0
