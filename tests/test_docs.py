@@ -5,7 +5,8 @@ a reader would): ``fcos.ociarchive`` (the sample COSA-shaped image),
 ``hello-agent-1.0-1.noarch.rpm`` (a sample package), ``config.ign`` (a sample Ignition config)
 and ``derived.ociarchive``; a page that uses them says so, and ``ociforge`` on PATH runs this
 checkout. Nothing else is prepared. A page that needs more says so in an HTML
-comment, e.g. ``<!-- needs: registry -->`` (a no-auth registry, address in ``$REGISTRY``) or
+comment, e.g. ``<!-- needs: registry -->`` (the no-auth registry docs/howto/registry.md shows how
+to start, address in ``$REGISTRY``; ``registry-auth``: its htpasswd one, in ``$AUTH_REGISTRY``) or
 ``<!-- needs: createrepo_c -->`` (a peer tool on PATH).
 Blocks in other languages (yaml, json, text) are output samples and are not run.
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import ROOT
+from tests.support.docs_registry import start_documented_registry
 from tests.support.tools import need
 
 _FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```", re.S | re.M)
@@ -42,6 +44,9 @@ DOCS = [
     for page in sorted([Path(ROOT) / "README.md", *(Path(ROOT) / "docs").rglob("*.md")])
     if any(True for _ in blocks(page))
 ]
+
+
+REGISTRY_HOWTO = Path(ROOT) / "docs" / "howto" / "registry.md"
 
 
 def commands(body: str) -> list[str]:
@@ -96,17 +101,30 @@ def workspace(tmp_path: Path, demo_output: Path) -> Path:
 
 
 @pytest.mark.parametrize("page", DOCS, ids=[str(p.relative_to(ROOT)) for p in DOCS])
-def test_examples_run(page: Path, workspace: Path, request: pytest.FixtureRequest) -> None:
+def test_examples_run(
+    page: Path,
+    workspace: Path,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     env = {
         **os.environ,
         "PATH": f"{workspace / '.bin'}{os.pathsep}{os.environ['PATH']}",
         "PYTHONPATH": ROOT,
     }
     wanted = needs(page)
-    if "registry" in wanted:
-        registry = request.getfixturevalue("registry")
-        env["REGISTRY"] = registry.host
-    tools = sorted(wanted - {"registry"})
+    servers = {
+        "registry": ("registry.yml", "REGISTRY"),
+        "registry-auth": ("registry-auth.yml", "AUTH_REGISTRY"),
+    }
+    howto = REGISTRY_HOWTO.read_text()
+    for word in sorted(wanted & servers.keys()):
+        name, variable = servers[word]
+        # Started from the config and the commands docs/howto/registry.md shows.
+        server = start_documented_registry(howto, name, tmp_path_factory.mktemp(word))
+        request.addfinalizer(server.stop)
+        env[variable] = server.host
+    tools = sorted(wanted - servers.keys())
     if tools:
         need(*tools)  # a peer tool the page's examples run (createrepo_c …)
     namespace: dict[str, object] = {"__name__": "__docs__"}
@@ -129,8 +147,8 @@ def test_examples_run(page: Path, workspace: Path, request: pytest.FixtureReques
         else:
             old = os.getcwd()
             os.chdir(workspace)
-            saved = {k: os.environ.get(k) for k in ("REGISTRY",)}
-            os.environ.update({k: v for k, v in env.items() if k == "REGISTRY"})
+            saved = {k: os.environ.get(k) for k in ("REGISTRY", "AUTH_REGISTRY")}
+            os.environ.update({k: v for k, v in env.items() if k in saved})
             try:
                 exec(compile(body, where, "exec"), namespace)
             finally:

@@ -178,6 +178,31 @@ def start_registry(
         ]
     config = root / "config.yml"
     config.write_text("\n".join(lines) + "\n")
+    return launch_registry(
+        config,
+        root,
+        scheme="https" if tls else "http",
+        auth=auth,
+        user=user,
+        password=password,
+        cert_dir=cert_dir,
+        token=token,
+    )
+
+
+def launch_registry(
+    config: Path,
+    root: Path,
+    *,
+    scheme: str = "http",
+    auth: str = "none",
+    user: str = "",
+    password: str = "",
+    cert_dir: Path | None = None,
+    token: TokenServer | None = None,
+) -> Registry:
+    """``docker-registry serve CONFIG`` (its ``http.addr`` port 0); wait for its port."""
+    need("docker-registry")
     log = root / "registry.log"
     # Every REGISTRY_* variable overrides the config file; none may leak in.
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
@@ -202,7 +227,7 @@ def start_registry(
         time.sleep(0.01)
     registry = Registry(
         f"127.0.0.1:{port}",
-        "https" if tls else "http",
+        scheme,
         root,
         process,
         auth,
