@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import ROOT
+from tests.support.demo_workspace import DEMO_INPUTS, fill_workspace, run_demo
 from tests.support.docs_registry import start_documented_registry
 from tests.support.tools import need
 
@@ -72,46 +71,28 @@ def needs(page: Path) -> set[str]:
     return {word for group in found for word in group.split()}
 
 
-DEMO_INPUTS = ("fcos.ociarchive", "hello-agent-1.0-1.noarch.rpm", "config.ign")
 # What a page that uses the demo's files tells its reader (checked below).
 WHERE_TO_RUN = "ociforge demo"
 
 
 @pytest.fixture(scope="session")
 def demo_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("docs-demo") / "ociforge-demo"
-    subprocess.run(
-        [sys.executable, "-m", "ociforge", "demo", "-o", str(out)],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "PYTHONPATH": ROOT},
-    )
-    return out
+    return run_demo(tmp_path_factory.mktemp("docs-demo") / "ociforge-demo")
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, demo_output: Path) -> Path:
-    for name in (*DEMO_INPUTS, "derived.ociarchive"):
-        shutil.copyfile(demo_output / name, tmp_path / name)
-    shim = tmp_path / ".bin" / "ociforge"
-    shim.parent.mkdir()
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m ociforge "$@"\n')
-    shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
-    return tmp_path
+def workspace(tmp_path: Path, demo_output: Path) -> tuple[Path, dict[str, str]]:
+    return tmp_path, fill_workspace(tmp_path, demo_output)
 
 
 @pytest.mark.parametrize("page", DOCS, ids=[str(p.relative_to(ROOT)) for p in DOCS])
 def test_examples_run(
     page: Path,
-    workspace: Path,
+    workspace: tuple[Path, dict[str, str]],
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    env = {
-        **os.environ,
-        "PATH": f"{workspace / '.bin'}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": ROOT,
-    }
+    directory, env = workspace
     wanted = needs(page)
     servers = {
         "registry": ("registry.yml", "REGISTRY"),
@@ -135,7 +116,7 @@ def test_examples_run(
             for command in commands(body):
                 proc = subprocess.run(
                     ["bash", "-euo", "pipefail", "-c", command],
-                    cwd=workspace,
+                    cwd=directory,
                     env=env,
                     capture_output=True,
                     text=True,
@@ -146,7 +127,7 @@ def test_examples_run(
                 ran += 1
         else:
             old = os.getcwd()
-            os.chdir(workspace)
+            os.chdir(directory)
             saved = {k: os.environ.get(k) for k in ("REGISTRY", "AUTH_REGISTRY")}
             os.environ.update({k: v for k, v in env.items() if k in saved})
             try:

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import traceback
+from collections import Counter
 from collections.abc import Sequence
 
 from .. import __version__
@@ -32,6 +33,7 @@ from . import (
     unpack,
     verify,
 )
+from ._examples import epilog
 
 __all__ = ["main"]
 
@@ -100,10 +102,39 @@ def build_parser() -> argparse.ArgumentParser:
         subparser.allow_abbrev = False
         _add_common_options(subparser)
         if subparser.description:
-            # Module docstrings read "``ociforge X``: does Y."; the help shows "Does Y."
-            text = subparser.description.split(": ", 1)[-1]
+            # Module docstrings read "``ociforge X``: does Y."; the help shows "Does Y." — the
+            # first paragraph only, as the examples come from one table (_examples.py).
+            text = subparser.description.split("\n\n", 1)[0].split(": ", 1)[-1]
             subparser.description = text[:1].upper() + text[1:]
+        _describe_positionals(subparser)
+    helps = {action.dest: action.help or "" for action in sub._choices_actions}
+    shared = Counter(p.description for p in sub.choices.values())
+    for name, subparser in sub.choices.items():
+        if shared[subparser.description] > 1 and helps.get(name):
+            # A module with several commands describes them together; each says its own part.
+            subparser.description = helps[name][:1].upper() + helps[name][1:] + "."
+        subparser.epilog = epilog(name)
+        subparser.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
+
+
+#: What an image argument accepts, for positionals that do not say.
+_IMAGE_HELP = "oci-archive:PATH[:REF], oci:DIR[:REF] or docker://HOST/REPO[:TAG|@DIGEST]"
+_POSITIONAL_HELP = {
+    "IMAGE": _IMAGE_HELP,
+    "SRC": f"the source image: {_IMAGE_HELP}",
+    "DST": "where the result goes: oci-archive:PATH, oci:DIR[:REF] or docker://REF",
+    "IMAGE_A": "the first image",
+    "IMAGE_B": "the second image",
+    "DERIVED": "the image whose added layers move",
+    "BUNDLE": "an unpacked bundle directory (BUNDLE/rootfs and ociforge-bundle.json)",
+}
+
+
+def _describe_positionals(parser: argparse.ArgumentParser) -> None:
+    for action in parser._actions:
+        if not action.option_strings and action.help is None:
+            action.help = _POSITIONAL_HELP.get(str(action.metavar or action.dest))
 
 
 def _size(text: str) -> int:

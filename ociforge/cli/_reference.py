@@ -11,6 +11,8 @@ import datetime as _dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ._examples import EXAMPLES
+
 __all__ = ["Command", "bash_script", "commands", "fish_script", "man_page", "zsh_script"]
 
 
@@ -158,8 +160,12 @@ def fish_script(parser: argparse.ArgumentParser) -> str:
 
 
 def _roff(text: str) -> str:
+    # groff reads its input as Latin-1 unless preconv runs: other characters as \[uXXXX].
+    text = "".join(
+        ch if ord(ch) < 128 else f"\\[u{ord(ch):04X}]" for ch in text.replace("\\", "\\e")
+    )
     lines = []
-    for line in text.replace("\\", "\\e").splitlines():
+    for line in text.splitlines():
         lines.append("\\&" + line if line.startswith((".", "'")) else line)
     return "\n".join(lines)
 
@@ -210,6 +216,12 @@ def man_page(
     ]
     for flag, takes, text in entry.flags:
         page += [".TP", f"\\fB{_roff(flag)}\\fR" + (" \\fIVALUE\\fR" if takes else ""), _roff(text)]
+    examples = EXAMPLES.get(entry.name, ())
+    if examples:
+        page.append(".SH EXAMPLES")
+        for example in examples:
+            page += [".PP", _roff(example.what[:1].upper() + example.what[1:] + ":"), ".nf", ".RS 4"]
+            page += [_roff(example.command), ".RE", ".fi"]
     page += [".SH SEE ALSO", "\\fBociforge\\fR(1)"]
     return "\n".join(page) + "\n"
 
