@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib
 import json
 import os
 import sys
@@ -14,48 +15,31 @@ from collections.abc import Sequence
 from .. import __version__
 from .._env import MAX_LAYER_SIZE_ENV, parse_size
 from ..errors import NotFound, OciforgeError
-from . import (
-    append,
-    completion,
-    copy,
-    demo,
-    inspect,
-    lint,
-    machineconfig,
-    mutate,
-    push,
-    query,
-    rebase,
-    release_info,
-    repack,
-    show,
-    squash,
-    unpack,
-    verify,
-)
 from ._examples import epilog
 
 __all__ = ["main"]
 
-#: Each module adds its subcommand; the order is the order of ``ociforge --help``.
+#: Each module adds its subcommand; the order is the order of ``ociforge --help``. They are
+#: imported by :func:`build_parser`, inside :func:`main`'s handlers, so a Ctrl-C while they
+#: load is "interrupted", not a traceback.
 _COMMANDS = (
-    inspect,
-    show,
-    copy,
-    push,
-    verify,
-    append,
-    mutate,
-    lint,
-    unpack,
-    repack,
-    squash,
-    rebase,
-    query,
-    machineconfig,
-    release_info,
-    demo,
-    completion,
+    "inspect",
+    "show",
+    "copy",
+    "push",
+    "verify",
+    "append",
+    "mutate",
+    "lint",
+    "unpack",
+    "repack",
+    "squash",
+    "rebase",
+    "query",
+    "machineconfig",
+    "release_info",
+    "demo",
+    "completion",
 )
 
 EXIT_OK = 0
@@ -95,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
         f" also {MAX_LAYER_SIZE_ENV})",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in _COMMANDS:
-        module.register(sub)
+    for name in _COMMANDS:
+        importlib.import_module(f"{__name__}.{name}").register(sub)
     for subparser in sub.choices.values():
         # A prefix of a flag is an error, not a guess (``--digest`` is not ``--digestfile``).
         subparser.allow_abbrev = False
@@ -162,12 +146,14 @@ def _describe_os_error(exc: OSError) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args([f"{w}=true" if w in _PFLAG_BOOLEANS else w for w in words])
-    for _flags, dest, _help in _GLOBAL_FLAGS:
-        setattr(args, dest, bool(getattr(args, dest, False) or getattr(args, f"global_{dest}")))
+    args = argparse.Namespace()
     try:
+        parser = build_parser()
+        args = parser.parse_args([f"{w}=true" if w in _PFLAG_BOOLEANS else w for w in words])
+        for _flags, dest, _help in _GLOBAL_FLAGS:
+            value = getattr(args, dest, False) or getattr(args, f"global_{dest}")
+            setattr(args, dest, bool(value))
         return int(args.func(args) or EXIT_OK)
     except KeyboardInterrupt:
         print("ociforge: interrupted", file=sys.stderr)

@@ -220,7 +220,8 @@ def man_page(
     if examples:
         page.append(".SH EXAMPLES")
         for example in examples:
-            page += [".PP", _roff(example.what[:1].upper() + example.what[1:] + ":"), ".nf", ".RS 4"]
+            what = example.what[:1].upper() + example.what[1:]
+            page += [".PP", _roff(what + ":"), ".nf", ".RS 4"]
             page += [_roff(example.command), ".RE", ".fi"]
     page += [".SH SEE ALSO", "\\fBociforge\\fR(1)"]
     return "\n".join(page) + "\n"
