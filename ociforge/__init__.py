@@ -50,7 +50,7 @@ if TYPE_CHECKING:
         UnsafePath,
         UnsupportedError,
     )
-    from .image import Image
+    from .image import Artifact, Image, ImageIndex
     from .layer import Layer
     from .layout import LayoutWriter, OciLayout, collect_garbage
     from .mutate import HistoryEntry, append_layers, empty_image, keep_layers
@@ -76,7 +76,7 @@ if TYPE_CHECKING:
     from .rpm.inject import InjectOptions, InjectReport, inject_rpms
     from .rpm.package import RpmPackage, read_package
     from .rpm.signature import load_keys
-    from .sink import ImageSink, ParallelImageSink, write_image
+    from .sink import ImageSink, ParallelImageSink, write_image, write_index
     from .spec import Descriptor, ImageConfig, Index, Manifest, Platform
     from .tar.build import LayerBuilder
     from .tar.flatten import FlatTree, flatten_image
@@ -86,6 +86,7 @@ if TYPE_CHECKING:
         LocalReference,
         copy_image,
         open_image,
+        open_image_or_index,
         open_sink,
         parse_reference,
         save_image,
@@ -107,6 +108,7 @@ _EXPORTS: dict[str, str] = {
     "BytesSource": "blobs",
     "CompressionError": "errors",
     "Credentials": "registry",
+    "Artifact": "image",
     "Derived": "recipes",
     "Descriptor": "spec",
     "Digest": "digest",
@@ -118,6 +120,7 @@ _EXPORTS: dict[str, str] = {
     "HistoryEntry": "mutate",
     "IgnitionError": "errors",
     "Image": "image",
+    "ImageIndex": "image",
     "ImageConfig": "spec",
     "ImageReference": "transports",
     "ImageSink": "sink",
@@ -175,6 +178,7 @@ _EXPORTS: dict[str, str] = {
     "open_compressor": "compression",
     "open_decompressor": "compression",
     "open_image": "transports",
+    "open_image_or_index": "transports",
     "open_remote_image": "registry",
     "open_sink": "transports",
     "parse_image_references": "coreos.release",
@@ -198,6 +202,7 @@ _EXPORTS: dict[str, str] = {
     "unpack_reference": "recipes.bundle",
     "validate_image": "validate",
     "write_image": "sink",
+    "write_index": "sink",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"], key=lambda name: (name[0].islower(), name))
