@@ -27,6 +27,7 @@ _COMMANDS = (
     "show",
     "copy",
     "push",
+    "repository",
     "verify",
     "append",
     "mutate",

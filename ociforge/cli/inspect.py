@@ -96,9 +96,35 @@ def run(args: argparse.Namespace) -> int:
                 "platforms": [str(p) for p in top.platforms()],
             }
             out["Digest"] = str(top.digest)  # skopeo reports the digest the name resolves to
+        out["RepoTags"] = _repo_tags(args.image, options)
         print_json(out)
     sys.stdout.flush()
     return 0
+
+
+def _repo_tags(text: str, options: object) -> list[str]:
+    """Every tag of a ``docker://`` reference's repository, as skopeo's ``RepoTags``.
+
+    Local references have none; a registry that will not list them (no right to) gives none
+    too, as skopeo does, rather than failing the inspection.
+    """
+    from ..errors import AuthError, RegistryResponseError  # noqa: PLC0415
+    from ..registry.options import RegistryOptions  # noqa: PLC0415
+    from ..registry.reference import DOCKER_PREFIX, parse_registry_reference  # noqa: PLC0415
+
+    if not text.startswith(DOCKER_PREFIX):
+        return []
+    from ..registry.client import RegistryClient  # noqa: PLC0415 - requests loads lazily
+
+    assert isinstance(options, RegistryOptions)
+    reference = parse_registry_reference(text)
+    client = RegistryClient(reference, options=options, label=reference.name)
+    try:
+        return client.list_tags()
+    except (AuthError, RegistryResponseError):
+        return []
+    finally:
+        client.close()
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -323,6 +323,36 @@ class RegistryClient:
             )
         return digest
 
+    def list_tags(self) -> list[str]:
+        """Every tag of the repository, following the registry's pages, in its order."""
+        request: proto.Request | None = proto.tags_request(self.base, self.repository)
+        tags: list[str] = []
+        while request is not None:
+            try:
+                response = self.call(request, self.pull_scopes(), ok=(200,), what="tag list")
+            except RegistryResponseError as exc:
+                if exc.status == 404:
+                    raise NotFound(str(exc)) from None
+                raise
+            tags.extend(proto.parse_tags(response.body, what=f"{self.label}: tag list"))
+            url = proto.next_page(
+                response.url, response.headers.get("Link"), what=f"{self.label}: tag list"
+            )
+            request = proto.Request("GET", url) if url else None
+        return tags
+
+    def delete_manifest(self, digest: Digest) -> None:
+        """``DELETE`` a manifest by digest; :class:`NotFound` if the repository lacks it."""
+        what = f"manifest {digest}"
+        request = proto.manifest_delete(self.base, self.repository, digest)
+        scopes = (repository_scope(self.repository, "delete"),)
+        try:
+            self.call(request, scopes, ok=(200, 202), what=f"delete of {what}")
+        except RegistryResponseError as exc:
+            if exc.status == 404:
+                raise NotFound(str(exc)) from None
+            raise
+
     # -- blobs -------------------------------------------------------------------------
 
     def blob_exists(self, digest: Digest, *, scopes: Sequence[Scope] = ()) -> bool:
