@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from .layer import Layer
     from .layout import LayoutWriter, OciLayout, collect_garbage
     from .mutate import HistoryEntry, append_layers, empty_image, keep_layers
+    from .mutate.index import build_index
     from .mutate.rebase import RebasePlan, plan_rebase, rebase_image, restack
     from .ostree.lint import Finding, lint_tree
     from .recipes import Derived
@@ -172,6 +173,7 @@ _EXPORTS: dict[str, str] = {
     "append_layers": "mutate",
     "collect_garbage": "layout",
     "empty_image": "mutate",
+    "build_index": "mutate.index",
     "copy_image": "transports",
     "find_credentials": "registry",
     "flatten_image": "tar.flatten",

@@ -27,6 +27,7 @@ _COMMANDS = (
     "show",
     "copy",
     "push",
+    "index",
     "repository",
     "verify",
     "append",

@@ -68,6 +68,18 @@ EXAMPLES: Mapping[str, tuple[Example, ...]] = {
             f"ociforge push oci-archive:derived.ociarchive {_LOCAL} --digestfile digest.txt",
         ),
     ),
+    "index": (
+        Example(
+            "an index naming one image with its platform",
+            "ociforge index create oci-archive:multi.ociarchive oci-archive:fcos.ociarchive",
+        ),
+        Example(
+            "one index over two platforms' archives",
+            "ociforge index create oci-archive:multi.ociarchive"
+            " oci-archive:fcos.ociarchive oci-archive:fcos-arm64.ociarchive",
+            offline=False,
+        ),
+    ),
     "tags": (
         Example("push, then", f"ociforge push oci-archive:derived.ociarchive {_LOCAL}"),
         Example(
