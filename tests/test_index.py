@@ -94,3 +94,11 @@ def test_an_index_that_lists_itself_is_refused() -> None:
     with pytest.raises(ociforge.ManifestError, match="lists itself"):
         resolve_document(index.raw, fetch=fetch, source=source, what="test")
     assert parsed.digest == Digest.parse(index.digest)
+
+
+def test_rpm_files_are_chosen_by_the_architecture_in_their_names() -> None:
+    from ociforge.cli.append import rpms_for
+
+    files = ["a-1-1.noarch.rpm", "k-1-1.x86_64.rpm", "k-1-1.aarch64.rpm", "local.rpm"]
+    assert rpms_for(files, "amd64") == ["a-1-1.noarch.rpm", "k-1-1.x86_64.rpm", "local.rpm"]
+    assert rpms_for(files, "arm64") == ["a-1-1.noarch.rpm", "k-1-1.aarch64.rpm", "local.rpm"]

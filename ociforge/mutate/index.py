@@ -1,15 +1,16 @@
-"""A new index over platform images, as ``ociforge index create`` writes one."""
+"""New indexes: over platform images (``index create``), or with derived images swapped in."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 from .. import mediatypes as mt
-from ..errors import ManifestError
+from ..digest import Digest
+from ..errors import ManifestError, UnsupportedError
 from ..image import Image, ImageIndex
 from ..spec import Index, Platform, encode_json
 
-__all__ = ["build_index"]
+__all__ = ["build_index", "replace_images"]
 
 
 def build_index(
@@ -55,3 +56,36 @@ def build_index(
         document["annotations"] = dict(annotations)
     index = Index.parse(encode_json(document), what=what)
     return ImageIndex(index, tuple(seen.values()), name=what)
+
+
+def replace_images(
+    index: ImageIndex, derived: Mapping[Digest, Image], *, what: str = "index"
+) -> tuple[ImageIndex, list[str]]:
+    """``index`` with each image swapped for the one ``derived`` maps its digest to.
+
+    Entries keep their platform and annotations. Artifacts (attestations, signatures …) name
+    the old images, so they are left out, each with a note; nested indexes are refused.
+    """
+    document = index.index.json()
+    kept_entries = []
+    children: list[Image] = []
+    notes: list[str] = []
+    for entry, (descriptor, child) in zip(
+        document.get("manifests", []), index.entries(), strict=True
+    ):
+        if isinstance(child, ImageIndex):
+            raise UnsupportedError(f"{what}: nested index {descriptor.digest}; not derived")
+        if not isinstance(child, Image):
+            notes.append(
+                f"left out {descriptor.digest} ({descriptor.media_type}): it names the base"
+            )
+            continue
+        new = derived.get(child.digest, child)
+        entry.update(
+            {"mediaType": new.media_type, "digest": str(new.digest), "size": len(new.raw_manifest)}
+        )
+        kept_entries.append(entry)
+        children.append(new)
+    document["manifests"] = kept_entries
+    parsed = Index.parse(encode_json(document), what=what)
+    return ImageIndex(parsed, tuple(children), name=what), notes

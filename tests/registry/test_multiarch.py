@@ -126,3 +126,55 @@ def test_a_missing_platform_is_refused_in_one_line(registry: Registry, tmp_path:
     assert other.code == 3
     # Without --platform a single image of another platform is what the name names: no refusal.
     assert ociforge("inspect", TLS, single).code == 0
+
+
+def test_append_all_platforms_derives_each_image_and_a_new_index(
+    registry: Registry, tmp_path: Path
+) -> None:
+    index = images.two_platform_index()
+    source = _seed(registry, tmp_path, index, "multi/base:v1")
+    motd = tmp_path / "motd"
+    motd.write_text("hello\n")
+    result = ociforge(
+        "append",
+        "--all-platforms",
+        "--json",
+        TLS,
+        source,
+        registry.ref("multi/derived:v1"),
+        "--add",
+        f"{motd}:/etc/motd",
+    )
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert [p["platform"] for p in report["platforms"]] == ["linux/amd64", "linux/arm64/v8"]
+    new_index = json.loads(
+        subprocess.run(
+            ["skopeo", "inspect", "--raw", TLS, registry.ref("multi/derived:v1")],
+            capture_output=True,
+            check=True,
+        ).stdout
+    )
+    assert report["digest"] == _raw_digest(registry.ref("multi/derived:v1"))
+    assert [m["platform"] for m in new_index["manifests"]] == [
+        {"architecture": "amd64", "os": "linux"},
+        {"architecture": "arm64", "os": "linux", "variant": "v8"},
+    ]
+    tops = set()
+    for entry, base in zip(new_index["manifests"], index.images, strict=True):
+        view = json.loads(
+            skopeo("inspect", TLS, registry.ref(f"multi/derived@{entry['digest']}")).stdout
+        )
+        assert view["Layers"][:-1] == [lay.digest for lay in base.layers]
+        tops.add(view["Layers"][-1])
+    assert len(tops) == 1  # the same files, one layer blob shared by both platforms
+    single = ociforge(
+        "append",
+        "--all-platforms",
+        TLS,
+        f"{source}@{index.images[0].digest}".replace(":v1@", "@"),
+        registry.ref("multi/x:v1"),
+        "--add",
+        f"{motd}:/etc/motd",
+    )
+    assert_clean_error(single, "needs an index")
