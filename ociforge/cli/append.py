@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidReference
 from ..transports import open_image, parse_reference
@@ -66,12 +66,7 @@ def run(args: argparse.Namespace) -> int:
         packages=packages if wants_packages(args) else None,
         ignition=ignition,
         rpm_options=options,
-        labels=parse_labels(args.label),
-        compression=args.compression,
-        created_by=args.created_by,
-        strict=args.strict,
-        allow_lint_errors=args.allow_lint_errors,
-        verify_base=verify_while_reading(args, destination),
+        **_recipe_options(args, destination),
     )
     print_notes(
         args,
@@ -97,6 +92,18 @@ def run(args: argparse.Namespace) -> int:
         machineconfig=machineconfig,
     )
     return 0
+
+
+def _recipe_options(args: argparse.Namespace, destination: ImageReference) -> dict[str, Any]:
+    """The append_content options that are the same for every platform."""
+    return {
+        "labels": parse_labels(args.label),
+        "compression": args.compression,
+        "created_by": args.created_by,
+        "strict": args.strict,
+        "allow_lint_errors": args.allow_lint_errors,
+        "verify_base": verify_while_reading(args, destination),
+    }
 
 
 #: RPM architectures by OCI architecture, to pick each platform's --rpm files by name.
@@ -159,12 +166,7 @@ def _append_all_platforms(
             packages=packages,
             ignition=ignition,
             rpm_options=options if packages is not None else None,
-            labels=parse_labels(args.label),
-            compression=args.compression,
-            created_by=args.created_by,
-            strict=args.strict,
-            allow_lint_errors=args.allow_lint_errors,
-            verify_base=verify_while_reading(args, destination),
+            **_recipe_options(args, destination),
         )
         notes += [f"{platform}: {note}" for note in [*result.transaction, *result.notes]]
         derived[image.digest] = result.image
