@@ -173,6 +173,20 @@ class RegistryClient:
         )
         return response.status, response.reason, response.body
 
+    def _check_challenger(self, url: str, *, what: str) -> None:
+        """Refuse to answer a challenge from anywhere but the registry itself.
+
+        A redirect target (blob storage, or a host a hostile registry names) that asks for
+        authentication would otherwise get the registry's credentials, or a token realm of
+        its choosing would.
+        """
+        if url and proto.origin(url) != proto.origin(self._base):
+            scheme, host, port = proto.origin(url)
+            raise AuthError(
+                f"{what}: {scheme}://{host}:{port}, where the registry redirected, asks for"
+                " authentication; the registry's credentials are not sent there"
+            )
+
     @property
     def base(self) -> str:
         """``SCHEME://HOST/v2/`` once the registry answered."""
@@ -342,6 +356,7 @@ class RegistryClient:
         response = self.transport.open(request, authorization=header, what=what)
         if response.status_code == 401:
             response.close()
+            self._check_challenger(response.url, what=what)
             header.challenged(response.headers.get("WWW-Authenticate"))
             response = self.transport.open(request, authorization=header, what=what)
         if response.status_code in (200, 206):

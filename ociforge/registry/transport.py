@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, cast
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 import requests.adapters
@@ -24,7 +25,7 @@ import urllib3
 from ..errors import RegistryError, SizeMismatch, TransportError
 from ..streams import CHUNK_SIZE
 from .options import RetryPolicy, TlsOptions
-from .protocol import MAX_ERROR_BYTES, Request, parse_retry_after
+from .protocol import MAX_ERROR_BYTES, Request, origin, parse_retry_after
 
 if TYPE_CHECKING:
     from requests.adapters import _HostParams, _PoolKwargs
@@ -39,6 +40,9 @@ __all__ = [
 ]
 
 _RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+#: Blob storage needs one hop, sometimes two; more is a loop or a trap.
+MAX_REDIRECTS: Final = 5
 _T = TypeVar("_T")
 
 #: An Authorization header value, or a callable giving the current one (None: send none).
@@ -202,9 +206,12 @@ class Transport:
         pool_size: int = 8,
         sleep: Callable[[float], None] = time.sleep,
         proxies: Mapping[str, str] | None = None,
+        trace: Callable[[str], None] | None = None,
     ) -> None:
         self.tls = tls or TlsOptions()
         self.retry = retry or RetryPolicy()
+        #: Called with one line per HTTP exchange, retry and redirect (``--debug``).
+        self.trace = trace
         self._sleep = sleep
         self._session = requests.Session()
         self._session.headers["User-Agent"] = _USER_AGENT
@@ -237,31 +244,72 @@ class Transport:
         redirects: bool,
         what: str,
     ) -> requests.Response:
-        headers = dict(request.headers)
         # Asked afresh for every attempt: a token may lapse while a retry waits.
         value = authorization() if callable(authorization) else authorization
-        if value:
-            headers["Authorization"] = value
+        home = origin(request.url)
+        url = request.url
+        for hop in range(MAX_REDIRECTS + 1):
+            headers = dict(request.headers)
+            # Credentials belong to the origin they were asked for; a redirect elsewhere
+            # (blob storage, or a hostile registry's target) gets none.
+            if value and origin(url) == home:
+                headers["Authorization"] = value
+            response = self._send_hop(
+                request.method, url, headers, body if hop == 0 else None, what=what
+            )
+            location = response.headers.get("Location")
+            if not redirects or response.status_code not in _REDIRECTS or not location:
+                return response
+            response.close()
+            target = urljoin(url, location)
+            scheme = urlsplit(target).scheme.lower()
+            if scheme not in ("http", "https"):
+                raise RegistryError(f"{what}: redirected to a {scheme}: URL; refused")
+            if origin(url)[0] == "https" and scheme == "http":
+                raise RegistryError(f"{what}: redirected from https to http; refused")
+            self._note(f"redirected to {_without_credentials(target)}")
+            url = target
+        raise RegistryError(f"{what}: more than {MAX_REDIRECTS} redirects; refused")
+
+    def _send_hop(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | Body | None,
+        *,
+        what: str,
+    ) -> requests.Response:
         with self._lock:
             self.requests_sent += 1
         try:
-            return self._session.request(
-                request.method,
-                request.url,
+            response = self._session.request(
+                method,
+                url,
                 headers=headers,
                 # The stubs want bytes from read(); http.client sends memoryviews just as well.
                 data=cast(Any, body),
                 stream=True,
-                allow_redirects=redirects,
+                allow_redirects=False,
                 timeout=(self.retry.connect_timeout, self.retry.read_timeout),
             )
-        except requests.exceptions.InvalidURL as exc:
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as exc:
             raise RegistryError(f"{what}: invalid URL: {exc}") from None
         except CONNECTION_ERRORS as exc:
             error = TransportError(f"{what}: {describe_exception(exc)}")
             # A failed TLS handshake fails the same way every time; only drops are worth a retry.
             error.temporary = not _tls_failure(exc)
             raise error from exc
+        if self.trace is not None:
+            size = response.headers.get("Content-Length", "?")
+            self.trace(
+                f"{method} {_without_credentials(url)} -> {response.status_code} ({size} bytes)"
+            )
+        return response
+
+    def _note(self, text: str) -> None:
+        if self.trace is not None:
+            self.trace(text)
 
     def _perform(
         self,
@@ -362,6 +410,15 @@ class Transport:
             redirects=redirects,
             what=what,
         )
+
+
+def _without_credentials(url: str) -> str:
+    """``url`` without user info or query (query strings carry signed storage tokens)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def read_limited(response: requests.Response, limit: int, *, what: str) -> bytes:
