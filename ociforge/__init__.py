@@ -58,7 +58,13 @@ if TYPE_CHECKING:
     from .ostree.lint import Finding, lint_tree
     from .recipes import Derived
     from .recipes.append import FileAddition, append_content
-    from .recipes.bundle import BundleInfo, repack_bundle, unpack_bundle, unpack_reference
+    from .recipes.bundle import (
+        BundleInfo,
+        refresh_bundle,
+        repack_bundle,
+        unpack_bundle,
+        unpack_reference,
+    )
     from .recipes.rebase import rebase_content
     from .recipes.squash import squash_image
     from .registry import (
@@ -187,6 +193,7 @@ _EXPORTS: dict[str, str] = {
     "rebase_content": "recipes.rebase",
     "rebase_image": "mutate.rebase",
     "render_machineconfig": "coreos.machineconfig",
+    "refresh_bundle": "recipes.bundle",
     "repack_bundle": "recipes.bundle",
     "resolve_digest": "registry",
     "restack": "mutate.rebase",

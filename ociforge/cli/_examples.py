@@ -112,6 +112,10 @@ EXAMPLES: Mapping[str, tuple[Example, ...]] = {
             "… and write the edit as one layer",
             "ociforge repack bundle oci-archive:edited.ociarchive",
         ),
+        Example(
+            "repack, then let the next repack start from the result",
+            "ociforge repack --refresh-bundle bundle oci-archive:edited.ociarchive",
+        ),
     ),
     "squash": (
         Example(
