@@ -47,6 +47,7 @@ MAX_TOKEN_BYTES: Final = 1024 * 1024
 #: The token lifetime Docker's token spec assumes when ``expires_in`` is missing.
 _DEFAULT_LIFETIME: Final = 60.0
 _CLIENT_ID: Final = "ociforge"
+_MAX_LIFETIME: Final = 24 * 3600.0
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _TOKEN68 = re.compile(r"[0-9A-Za-z._~+/-]+=*")
@@ -268,8 +269,14 @@ def parse_token_response(body: bytes, *, issued: float, what: str) -> Token:
     if not isinstance(value, str) or not value:
         raise AuthError(f"{what}: token response has no token")
     lifetime = document.get("expires_in", _DEFAULT_LIFETIME)
-    if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
+    if (
+        isinstance(lifetime, bool)
+        or not isinstance(lifetime, int | float)
+        or not 0 < lifetime < float("inf")  # NaN fails both comparisons
+    ):
         lifetime = _DEFAULT_LIFETIME
+    # A lifetime of 10**400 seconds would overflow float(); no token is trusted for a day.
+    lifetime = min(lifetime, _MAX_LIFETIME)
     refresh = document.get("refresh_token")
     margin = min(10.0, float(lifetime) / 10)
     return Token(

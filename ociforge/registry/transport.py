@@ -9,7 +9,9 @@ bodies are read to a limit and never buffered beyond it. TLS uses the system CAs
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import ssl
 import threading
 import time
@@ -207,11 +209,16 @@ class Transport:
         sleep: Callable[[float], None] = time.sleep,
         proxies: Mapping[str, str] | None = None,
         trace: Callable[[str], None] | None = None,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         self.tls = tls or TlsOptions()
         self.retry = retry or RetryPolicy()
         #: Called with one line per HTTP exchange, retry and redirect (``--debug``).
         self.trace = trace
+        #: Called with a line for each retry and each capped Retry-After (stderr notes).
+        self.notice = notice
+        deadline = self.retry.deadline
+        self._deadline_at = time.monotonic() + deadline if deadline > 0 else None
         self._sleep = sleep
         self._session = requests.Session()
         self._session.headers["User-Agent"] = _USER_AGENT
@@ -307,6 +314,13 @@ class Transport:
             )
         return response
 
+    def _read_budget(self) -> float:
+        """Seconds a small response may take to arrive whole (the deadline may shorten it)."""
+        budget = self.retry.read_timeout
+        if self._deadline_at is not None:
+            budget = min(budget, max(0.0, self._deadline_at - time.monotonic()))
+        return budget
+
     def _note(self, text: str) -> None:
         if self.trace is not None:
             self.trace(text)
@@ -325,6 +339,7 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
+            self._check_deadline(what)
             last = not repeatable or attempt >= self.retry.attempts
             try:
                 response = self._send_once(
@@ -333,12 +348,36 @@ class Transport:
                 if response.status_code not in _RETRY_STATUSES or last:
                     return consume(response)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                reason = f"{response.status_code} {response.reason or ''}".strip()
                 response.close()
             except TransportError as exc:
                 if last or not exc.temporary:
                     raise
                 retry_after = 0.0
-            self.sleep(self.retry.delay(attempt, retry_after))
+                reason = str(exc).removeprefix(f"{what}: ")
+            if retry_after > self.retry.max_retry_after:
+                self._warn(
+                    f"{what}: the server asked to wait {retry_after:.0f} s;"
+                    f" waiting {self.retry.max_retry_after:.0f} s at most"
+                )
+            delay = self.retry.delay(attempt, retry_after)
+            if self._deadline_at is not None and time.monotonic() + delay > self._deadline_at:
+                raise TransportError(
+                    f"{what}: {reason}; giving up, a retry would pass the"
+                    f" {self.retry.deadline:g} s deadline"
+                )
+            self._warn(
+                f"{what}: {reason}; retry {attempt} of {self.retry.attempts - 1} in {delay:.1f} s"
+            )
+            self.sleep(delay)
+
+    def _check_deadline(self, what: str) -> None:
+        if self._deadline_at is not None and time.monotonic() >= self._deadline_at:
+            raise TransportError(f"{what}: the {self.retry.deadline:g} s deadline passed")
+
+    def _warn(self, text: str) -> None:
+        if self.notice is not None:
+            self.notice(text)
 
     def open(
         self,
@@ -387,7 +426,9 @@ class Transport:
                 ok = response.status_code < 400
                 cap = limit if ok else MAX_ERROR_BYTES
                 content = (
-                    b"" if request.method == "HEAD" else read_limited(response, cap, what=what)
+                    b""
+                    if request.method == "HEAD"
+                    else read_limited(response, cap, what=what, seconds=self._read_budget())
                 )
                 if ok and len(content) > limit:
                     raise SizeMismatch(f"{what}: response larger than {limit} bytes; refused")
@@ -421,16 +462,51 @@ def _without_credentials(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def read_limited(response: requests.Response, limit: int, *, what: str) -> bytes:
-    """Up to ``limit + 1`` bytes of a streamed response body (one more shows it is too long)."""
+def _too_slow(what: str, seconds: float) -> TransportError:
+    error = TransportError(f"{what}: the response did not arrive within {seconds:g} s")
+    # A server that drips bytes will drip them again; asking anew only doubles the wait.
+    error.temporary = False
+    return error
+
+
+def read_limited(
+    response: requests.Response, limit: int, *, what: str, seconds: float = 0.0
+) -> bytes:
+    """Up to ``limit + 1`` bytes of a streamed response body (one more shows it is too long).
+
+    With ``seconds``, the whole body must arrive within that time: the read timeout alone
+    bounds each wait, and a server sending a byte at a time never trips it.
+    """
     parts: list[bytes] = []
     total = 0
+    expired = threading.Event()
+
+    def expire() -> None:
+        # Closing the connection from another thread is the only way to end a blocked read.
+        expired.set()
+        connection = getattr(response.raw, "connection", None)
+        sock = getattr(connection, "sock", None)
+        with contextlib.suppress(OSError):
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(seconds, expire) if seconds > 0 else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
     try:
         for chunk in response.iter_content(64 * 1024):
             parts.append(chunk)
             total += len(chunk)
             if total > limit:
                 break
-    except CONNECTION_ERRORS as exc:
+    except (*CONNECTION_ERRORS, ValueError, AttributeError) as exc:
+        if expired.is_set():
+            raise _too_slow(what, seconds) from None
         raise TransportError(f"{what}: {describe_exception(exc)}") from exc
+    finally:
+        if timer is not None:
+            timer.cancel()
+    if expired.is_set():
+        raise _too_slow(what, seconds)
     return b"".join(parts)[: limit + 1]
