@@ -413,10 +413,9 @@ class Authenticator:
     def _basic(self) -> str:
         creds = self._credentials
         if creds is None or not creds.username:
-            raise AuthError(
-                f"{self._name}: authentication required; give credentials with --creds or"
-                " --authfile"
-            )
+            error = AuthError(f"{self._name}: authentication required and no credentials given")
+            error.remedy = "credentials"
+            raise error
         return basic_header(creds)
 
     def challenged(
@@ -483,10 +482,9 @@ class Authenticator:
             if status in (401, 403):
                 creds = self._credentials
                 if creds is None:
-                    raise AuthError(
-                        f"{what} requires authentication ({line}); give credentials with --creds"
-                        " or --authfile"
-                    )
+                    error = AuthError(f"{what} requires authentication ({line})")
+                    error.remedy = "credentials"
+                    raise error
                 who = f"user {creds.username!r}" if creds.username else "the identity token"
                 raise AuthError(f"{what} refused the credentials for {who} ({line})")
             raise AuthError(f"{what} failed: {line}")

@@ -54,17 +54,13 @@ class UploadSession:
 
 
 def _with_hint(failure: TransportError, *, tls_verify: bool) -> TransportError:
-    """The error, with what to do about the two TLS failures people meet on private registries."""
+    """The error, marked with the remedy for the two TLS failures of private registries."""
     text = str(failure)
     if tls_verify and "WRONG_VERSION_NUMBER" in text:
-        hint = " (the registry speaks plain HTTP: use --tls-verify=false)"
+        failure.remedy = "plain-http"
     elif "certificate verification failed" in text:
-        hint = " (trust its CA with --cert-dir DIR holding ca.crt, or use --tls-verify=false)"
-    else:
-        return failure
-    error = TransportError(text + hint)
-    error.temporary = failure.temporary
-    return error
+        failure.remedy = "untrusted-certificate"
+    return failure
 
 
 class _CurrentAuthorization:
@@ -110,7 +106,11 @@ class RegistryClient:
         self.options = options
         self.label = label or reference.name
         self.transport = Transport(
-            tls=options.tls, retry=options.retry, pool_size=max(4, options.jobs + 2)
+            tls=options.tls,
+            retry=options.retry,
+            pool_size=max(4, options.jobs + 2),
+            trace=options.trace,
+            notice=options.notice,
         )
         self._ping_lock = threading.Lock()
         self._base = ""
@@ -227,7 +227,9 @@ class RegistryClient:
                 if challenge.params.get("error") == "insufficient_scope":
                     wanted = _normalise_scopes(challenge.params.get("scope", ""))
                     line = f"denied: access to {wanted} was not granted (insufficient_scope)"
-            return AuthError(f"{self.label}: {what}: {line}")
+            error = AuthError(f"{self.label}: {what}: {line}")
+            error.remedy = "credentials"
+            return error
         message = f"{self.label}: {what}: {line}"
         retry_after = proto.parse_retry_after(response.headers.get("Retry-After"))
         return RegistryResponseError(

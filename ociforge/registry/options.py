@@ -88,6 +88,10 @@ class RegistryOptions:
     mount_from: tuple[str, ...] = ()
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     progress: TransferProgress | None = field(default=None, compare=False)
+    #: One line per HTTP exchange (method, URL without credentials, status, bytes).
+    trace: Callable[[str], None] | None = field(default=None, compare=False)
+    #: One line per retry or capped wait, for the user to see why a run pauses.
+    notice: Callable[[str], None] | None = field(default=None, compare=False)
     credentials: CredentialResolver | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -148,8 +148,12 @@ class _Adapter(requests.adapters.HTTPAdapter):
 def describe_exception(exc: BaseException) -> str:
     """A short reason for a connection-level failure, for one-line messages."""
     chain = _causes(exc)
-    # The innermost OS error says most; urllib3 wraps refusals in "timeout" classes.
+    # The innermost OS error says most; urllib3 wraps refusals and DNS failures in
+    # "timeout" classes (NameResolutionError is a NewConnectionError, a ConnectTimeoutError).
     for current in chain:
+        if isinstance(current, socket.gaierror | urllib3.exceptions.NameResolutionError):
+            host = getattr(getattr(current, "conn", None), "host", "")
+            return f"cannot resolve host name {host}".rstrip()
         if isinstance(current, ssl.SSLCertVerificationError):
             return f"TLS certificate verification failed: {current.verify_message}"
         if isinstance(current, ConnectionRefusedError):
@@ -303,9 +307,13 @@ class Transport:
         except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as exc:
             raise RegistryError(f"{what}: invalid URL: {exc}") from None
         except CONNECTION_ERRORS as exc:
-            error = TransportError(f"{what}: {describe_exception(exc)}")
-            # A failed TLS handshake fails the same way every time; only drops are worth a retry.
-            error.temporary = not _tls_failure(exc)
+            reason = describe_exception(exc)
+            error = TransportError(f"{what}: {reason}")
+            # A failed TLS handshake, an unknown name or a closed port fail the same way a
+            # moment later; only dropped connections and timeouts are worth a retry.
+            error.temporary = not _tls_failure(exc) and not reason.startswith(
+                ("cannot resolve", "connection refused")
+            )
             raise error from exc
         if self.trace is not None:
             size = response.headers.get("Content-Length", "?")

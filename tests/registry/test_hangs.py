@@ -172,3 +172,23 @@ def test_fuzz_token_response(body: bytes) -> None:
         return
     assert isinstance(token.value, str) and token.value
     assert 100.0 < token.expires_at <= 100.0 + 24 * 3600
+
+
+def test_dns_failure_says_so_at_once() -> None:
+    started = time.monotonic()
+    result = run_cli("inspect", "docker://no-such-host.invalid/r:v1")
+    assert_clean_error(result, "cannot resolve host name")
+    assert "note: " not in result.err  # not retried
+    assert time.monotonic() - started < 10
+
+
+def test_debug_traces_requests_and_retry_times_notes(stub: StubServer) -> None:
+    stub.routes["/v2/"] = Answer(503)
+    ref = f"docker://user:pw@{stub.host}/r:v1".replace("user:pw@", "")
+    result = run_cli("--debug", "inspect", "--tls-verify=false", "--retry-times", "2", ref)
+    assert result.code == 1
+    assert f"ociforge: debug: GET https://{stub.host}/v2/" in result.err or (
+        f"ociforge: debug: GET http://{stub.host}/v2/ -> 503" in result.err
+    )
+    assert result.err.count("ociforge: note: ") >= 2
+    assert len(stub.hits("/v2/")) == 3
