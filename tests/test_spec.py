@@ -102,6 +102,8 @@ def test_config_layer_count_fields_checked() -> None:
 
 
 def test_platform_parse() -> None:
-    assert Platform.parse("linux/arm64/v8") == Platform("linux", "arm64", "v8")
+    # Normalised as containers/image does: arm64's only variant, v8, is left out.
+    assert Platform.parse("linux/arm64/v8") == Platform("linux", "arm64")
+    assert Platform.parse("linux/arm/v6") == Platform("linux", "arm", "v6")
     with pytest.raises(ValueError, match="OS/ARCH"):
         Platform.parse("linux")
