@@ -50,15 +50,22 @@ if TYPE_CHECKING:
         UnsafePath,
         UnsupportedError,
     )
-    from .image import Image
+    from .image import Artifact, Image, ImageIndex
     from .layer import Layer
     from .layout import LayoutWriter, OciLayout, collect_garbage
     from .mutate import HistoryEntry, append_layers, empty_image, keep_layers
+    from .mutate.index import build_index
     from .mutate.rebase import RebasePlan, plan_rebase, rebase_image, restack
     from .ostree.lint import Finding, lint_tree
     from .recipes import Derived
     from .recipes.append import FileAddition, append_content
-    from .recipes.bundle import BundleInfo, repack_bundle, unpack_bundle, unpack_reference
+    from .recipes.bundle import (
+        BundleInfo,
+        refresh_bundle,
+        repack_bundle,
+        unpack_bundle,
+        unpack_reference,
+    )
     from .recipes.rebase import rebase_content
     from .recipes.squash import squash_image
     from .registry import (
@@ -76,7 +83,7 @@ if TYPE_CHECKING:
     from .rpm.inject import InjectOptions, InjectReport, inject_rpms
     from .rpm.package import RpmPackage, read_package
     from .rpm.signature import load_keys
-    from .sink import ImageSink, ParallelImageSink, write_image
+    from .sink import ImageSink, ParallelImageSink, write_image, write_index
     from .spec import Descriptor, ImageConfig, Index, Manifest, Platform
     from .tar.build import LayerBuilder
     from .tar.flatten import FlatTree, flatten_image
@@ -86,6 +93,7 @@ if TYPE_CHECKING:
         LocalReference,
         copy_image,
         open_image,
+        open_image_or_index,
         open_sink,
         parse_reference,
         save_image,
@@ -107,6 +115,7 @@ _EXPORTS: dict[str, str] = {
     "BytesSource": "blobs",
     "CompressionError": "errors",
     "Credentials": "registry",
+    "Artifact": "image",
     "Derived": "recipes",
     "Descriptor": "spec",
     "Digest": "digest",
@@ -118,6 +127,7 @@ _EXPORTS: dict[str, str] = {
     "HistoryEntry": "mutate",
     "IgnitionError": "errors",
     "Image": "image",
+    "ImageIndex": "image",
     "ImageConfig": "spec",
     "ImageReference": "transports",
     "ImageSink": "sink",
@@ -163,6 +173,7 @@ _EXPORTS: dict[str, str] = {
     "append_layers": "mutate",
     "collect_garbage": "layout",
     "empty_image": "mutate",
+    "build_index": "mutate.index",
     "copy_image": "transports",
     "find_credentials": "registry",
     "flatten_image": "tar.flatten",
@@ -175,6 +186,7 @@ _EXPORTS: dict[str, str] = {
     "open_compressor": "compression",
     "open_decompressor": "compression",
     "open_image": "transports",
+    "open_image_or_index": "transports",
     "open_remote_image": "registry",
     "open_sink": "transports",
     "parse_image_references": "coreos.release",
@@ -187,6 +199,7 @@ _EXPORTS: dict[str, str] = {
     "rebase_content": "recipes.rebase",
     "rebase_image": "mutate.rebase",
     "render_machineconfig": "coreos.machineconfig",
+    "refresh_bundle": "recipes.bundle",
     "repack_bundle": "recipes.bundle",
     "resolve_digest": "registry",
     "restack": "mutate.rebase",
@@ -198,6 +211,7 @@ _EXPORTS: dict[str, str] = {
     "unpack_reference": "recipes.bundle",
     "validate_image": "validate",
     "write_image": "sink",
+    "write_index": "sink",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"], key=lambda name: (name[0].islower(), name))

@@ -225,8 +225,12 @@ class ArchiveWriter(CommitOnExit):
         self._write(data + b"\0" * padding(len(data)))
         self._blobs.add(descriptor.digest)
 
-    def add_manifest(self, descriptor: Descriptor, raw: bytes, *, ref: str = "") -> None:
+    def add_manifest(
+        self, descriptor: Descriptor, raw: bytes, *, ref: str = "", nested: bool = False
+    ) -> None:
         self.add_bytes(descriptor, raw)
+        if nested:
+            return  # an index names it; index.json lists only what was asked for
         annotations = dict(descriptor.annotations)
         if ref:
             annotations[REF_NAME] = ref

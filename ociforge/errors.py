@@ -157,9 +157,15 @@ class RepoError(OciforgeError):
 
 
 class RegistryError(OciforgeError):
-    """Talking to a registry failed."""
+    """Talking to a registry failed.
+
+    ``remedy`` names what the user can do about it, for front ends to word as they like:
+    ``"plain-http"`` (the registry speaks HTTP), ``"untrusted-certificate"`` or
+    ``"credentials"`` (none were given, or they lack the right); ``""`` when nothing applies.
+    """
 
     temporary: bool = False
+    remedy: str = ""
 
 
 class TransportError(RegistryError):

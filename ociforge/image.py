@@ -1,4 +1,4 @@
-"""An image (manifest + config + layers) and how one is picked out of an index."""
+"""An image (manifest + config + layers), a multi-platform index of them, and how one is picked."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import dataclasses
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Final
 
 from . import mediatypes as mt
 from .blobs import BlobSource, BytesSource, read_blob
 from .digest import Digest
-from .errors import ManifestError, NotFound
+from .errors import DigestMismatch, ManifestError, NotFound
 from .layer import Layer
 from .spec import (
     MAX_CONFIG_BYTES,
@@ -26,7 +26,19 @@ from .spec import (
 )
 from .streams import FileRange
 
-__all__ = ["Image", "image_from_manifest", "limit_layers", "resolve_image", "select_from_index"]
+__all__ = [
+    "MAX_INDEX_DEPTH",
+    "Artifact",
+    "Fetch",
+    "Image",
+    "ImageIndex",
+    "check_platform",
+    "image_from_manifest",
+    "limit_layers",
+    "resolve_document",
+    "resolve_image",
+    "select_from_index",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,11 +158,7 @@ def image_from_manifest(
 
 
 def _platform_matches(candidate: Platform | None, wanted: Platform) -> bool:
-    if candidate is None:
-        return False
-    if (candidate.os, candidate.architecture) != (wanted.os, wanted.architecture):
-        return False
-    return not wanted.variant or not candidate.variant or candidate.variant == wanted.variant
+    return candidate is not None and candidate.matches(wanted)
 
 
 def select_from_index(
@@ -199,10 +207,58 @@ def select_from_index(
     return matches[0]
 
 
+#: How deep indexes may nest (an index of indexes of … manifests); deeper is refused.
+MAX_INDEX_DEPTH: Final = 8
+
+#: Returns the exact bytes of a child manifest or index, read verified from its source.
+Fetch = Callable[[Descriptor], bytes]
+
+
+def _fetch_child(
+    fetch: Fetch, chosen: Descriptor, *, what: str, parents: tuple[Digest, ...]
+) -> bytes:
+    """The bytes ``chosen`` names, refused if they are an index it descends from."""
+    if not mt.is_manifest(chosen.media_type):
+        raise ManifestError(
+            f"{what}: index entry {chosen.digest} has media type {chosen.media_type!r},"
+            " not a manifest or index"
+        )
+    if chosen.size > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"{what}: manifest {chosen.digest} is too large ({chosen.size} bytes)")
+    if chosen.digest in parents:
+        raise ManifestError(f"{what}: index {chosen.digest} lists itself")
+    child = fetch(chosen)
+    actual = Digest.of_bytes(child, chosen.digest.algorithm)
+    if actual in parents:
+        # Only a source that does not check digests can serve this; refuse it all the same.
+        raise ManifestError(f"{what}: index {actual} lists itself")
+    if actual != chosen.digest:
+        raise DigestMismatch(f"{what}: manifest {chosen.digest} has the bytes of {actual}")
+    return child
+
+
+def _check_depth(what: str, depth: int) -> None:
+    if depth > MAX_INDEX_DEPTH:
+        raise ManifestError(f"{what}: indexes nested more than {MAX_INDEX_DEPTH} deep; refused")
+
+
+def check_platform(image: Image, platform: Platform, *, what: str) -> None:
+    """Refuse a single-platform image whose config declares another platform than ``platform``.
+
+    A config that declares no platform passes: nothing says it is the wrong one.
+    """
+    declared = image.config.platform
+    if declared.os and declared.architecture and not declared.matches(platform):
+        raise NotFound(
+            f"{what}: no manifest for platform {platform.normalized()}"
+            f" (the image is {declared.normalized()} only)"
+        )
+
+
 def resolve_image(
     document: bytes,
     *,
-    fetch: Callable[[Descriptor], bytes],
+    fetch: Fetch,
     source: BlobSource,
     what: str,
     ref: str = "",
@@ -210,20 +266,26 @@ def resolve_image(
     media_type: str = "",
     top_level: bool = False,
     depth: int = 0,
+    strict_platform: bool = False,
+    parents: tuple[Digest, ...] = (),
 ) -> Image:
     """Descend from a manifest or index document to one image.
 
-    ``fetch`` returns the verified bytes of a child manifest; indexes nest at most 8 deep.
+    ``fetch`` returns the verified bytes of a child manifest; indexes nest at most
+    :data:`MAX_INDEX_DEPTH` deep, and one that lists itself is refused. With
+    ``strict_platform``, a single image whose config names another platform than ``platform``
+    is refused too (not only a missing index entry).
     """
-    if depth > 8:
-        raise ManifestError(f"{what}: indexes nested too deeply")
+    _check_depth(what, depth)
     parsed = parse_manifest_or_index(document, media_type=media_type, what=what)
     if isinstance(parsed, Manifest):
-        return image_from_manifest(parsed, source, name=what)
+        image = image_from_manifest(parsed, source, name=what)
+        if strict_platform and platform is not None and depth == 0:
+            check_platform(image, platform, what=what)
+        return image
     chosen = select_from_index(parsed, what=what, ref=ref, platform=platform, top_level=top_level)
-    if chosen.size > MAX_MANIFEST_BYTES:
-        raise ManifestError(f"{what}: manifest {chosen.digest} is too large ({chosen.size} bytes)")
-    child = fetch(chosen)
+    here = parents if top_level else (*parents, parsed.digest)
+    child = _fetch_child(fetch, chosen, what=what, parents=here)
     return resolve_image(
         child,
         fetch=fetch,
@@ -232,4 +294,164 @@ def resolve_image(
         platform=platform,
         media_type=chosen.media_type,
         depth=depth + 1,
+        parents=here,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    """A manifest that is not a runnable image (an attestation, an SBOM …), kept to be copied.
+
+    Its config and layers are blobs like any other, served by ``source``; none is opened.
+    """
+
+    manifest: Manifest
+    source: BlobSource = field(repr=False, compare=False)
+    name: str = ""
+
+    @property
+    def digest(self) -> Digest:
+        """The manifest digest."""
+        return self.manifest.digest
+
+    @property
+    def media_type(self) -> str:
+        """The manifest's media type."""
+        return self.manifest.media_type
+
+    @property
+    def raw_manifest(self) -> bytes:
+        """The exact manifest bytes."""
+        return self.manifest.raw
+
+    def descriptor(self) -> Descriptor:
+        """A descriptor of the manifest."""
+        return self.manifest.descriptor()
+
+    def blobs(self) -> list[tuple[Descriptor, BlobSource]]:
+        """Every blob the manifest references, with where to read it."""
+        return [(d, self.source) for d in (*self.manifest.layers, self.manifest.config)]
+
+
+@dataclass(frozen=True, slots=True)
+class ImageIndex:
+    """A multi-platform image: an index (or manifest list) and what each of its entries names.
+
+    ``children[i]`` is what ``index.manifests[i]`` points at: an :class:`Image`, a nested
+    :class:`ImageIndex`, or an :class:`Artifact`. The index keeps its exact bytes, so it is
+    written anywhere with the same digest.
+    """
+
+    index: Index
+    children: tuple[Image | ImageIndex | Artifact, ...]
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.children) != len(self.index.manifests):
+            raise ManifestError(
+                f"{self.name or 'index'}: {len(self.index.manifests)} entries but"
+                f" {len(self.children)} children"
+            )
+
+    @property
+    def digest(self) -> Digest:
+        """The index digest: the multi-platform image's identity."""
+        return self.index.digest
+
+    @property
+    def media_type(self) -> str:
+        """The index's media type (OCI image index or Docker manifest list)."""
+        return self.index.media_type
+
+    @property
+    def raw_manifest(self) -> bytes:
+        """The exact index bytes (what a registry serves from ``/manifests/``)."""
+        return self.index.raw
+
+    def descriptor(self) -> Descriptor:
+        """A descriptor of the index."""
+        return Descriptor(self.media_type, self.digest, len(self.index.raw))
+
+    def entries(self) -> list[tuple[Descriptor, Image | ImageIndex | Artifact]]:
+        """Each index entry with what it names."""
+        return list(zip(self.index.manifests, self.children, strict=True))
+
+    def images(self) -> list[tuple[Descriptor, Image]]:
+        """Every platform image, nested indexes flattened, each with the entry naming it."""
+        out: list[tuple[Descriptor, Image]] = []
+        for descriptor, child in self.entries():
+            if isinstance(child, Image):
+                out.append((descriptor, child))
+            elif isinstance(child, ImageIndex):
+                out.extend(child.images())
+        return out
+
+    def platforms(self) -> list[Platform]:
+        """The platforms the index declares for its images, in order."""
+        return [d.platform for d, _ in self.images() if d.platform is not None]
+
+    def image(self, platform: Platform) -> Image:
+        """The image for ``platform``; :class:`NotFound` if the index has none."""
+        images = self.images()
+        for descriptor, image in images:
+            if descriptor.platform is not None and descriptor.platform.matches(platform):
+                return image
+        available = ", ".join(str(p) for p in self.platforms()) or "none declared"
+        raise NotFound(
+            f"{self.name or 'index'}: no manifest for platform {platform.normalized()}"
+            f" (available: {available})"
+        )
+
+    def blobs(self) -> list[tuple[Descriptor, BlobSource]]:
+        """Every blob of every child (manifests excluded), each once."""
+        seen: dict[Digest, tuple[Descriptor, BlobSource]] = {}
+        for child in self.children:
+            for descriptor, source in child.blobs():
+                seen.setdefault(descriptor.digest, (descriptor, source))
+        return list(seen.values())
+
+
+def _is_image(manifest: Manifest) -> bool:
+    known = (mt.OCI_CONFIG, mt.DOCKER_CONFIG)
+    layers = all(mt.is_layer(d.media_type) for d in manifest.layers)
+    return layers and manifest.config.media_type in known
+
+
+def resolve_document(
+    document: bytes,
+    *,
+    fetch: Fetch,
+    source: BlobSource,
+    what: str,
+    media_type: str = "",
+    depth: int = 0,
+    parents: tuple[Digest, ...] = (),
+) -> Image | ImageIndex | Artifact:
+    """What a manifest or index document names, every child of an index read (verified).
+
+    Children are read with ``fetch``; each image child's config is read too, its layers are
+    not. An index nested more than :data:`MAX_INDEX_DEPTH` deep, or one that lists itself, is
+    refused.
+    """
+    _check_depth(what, depth)
+    parsed = parse_manifest_or_index(document, media_type=media_type, what=what)
+    if isinstance(parsed, Manifest):
+        if depth and not _is_image(parsed):
+            return Artifact(parsed, source, name=what)
+        return image_from_manifest(parsed, source, name=what)
+    here = (*parents, parsed.digest)
+    children = []
+    for descriptor in parsed.manifests:
+        child = _fetch_child(fetch, descriptor, what=what, parents=here)
+        children.append(
+            resolve_document(
+                child,
+                fetch=fetch,
+                source=source,
+                what=what,
+                media_type=descriptor.media_type,
+                depth=depth + 1,
+                parents=here,
+            )
+        )
+    return ImageIndex(parsed, tuple(children), name=what)

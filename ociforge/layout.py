@@ -28,7 +28,7 @@ from ._fs import (
 from .blobs import read_blob
 from .digest import ALGORITHMS, Digest
 from .errors import ArchiveError, InvalidDigest, NotFound, SizeMismatch
-from .image import Image, resolve_image, select_from_index
+from .image import Artifact, Image, ImageIndex, resolve_document, resolve_image, select_from_index
 from .sink import CommitOnExit
 from .spec import (
     MAX_MANIFEST_BYTES,
@@ -50,6 +50,7 @@ __all__ = [
     "LayoutWriter",
     "OciLayout",
     "collect_garbage",
+    "document_from_layout",
     "image_from_layout",
     "layout_index_json",
 ]
@@ -61,9 +62,17 @@ _NOFOLLOW_FILE: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEX
 
 
 def image_from_layout(
-    source: BlobSource, index_json: bytes, *, ref: str = "", platform: Platform | None = None
+    source: BlobSource,
+    index_json: bytes,
+    *,
+    ref: str = "",
+    platform: Platform | None = None,
+    strict_platform: bool = False,
 ) -> Image:
-    """The image an OCI layout's ``index.json`` names by ``ref`` (or its only one)."""
+    """The image an OCI layout's ``index.json`` names by ``ref`` (or its only one).
+
+    ``strict_platform`` refuses a single image of another platform than ``platform``.
+    """
     what = source.name
     index = Index.parse(index_json, media_type=mt.OCI_INDEX, what=f"{what}: index.json")
     chosen = select_from_index(index, what=what, ref=ref, platform=platform, top_level=True)
@@ -78,6 +87,27 @@ def image_from_layout(
         what=what,
         platform=platform,
         media_type=chosen.media_type,
+        strict_platform=strict_platform,
+    )
+
+
+def document_from_layout(
+    source: BlobSource, index_json: bytes, *, ref: str = ""
+) -> Image | ImageIndex | Artifact:
+    """What an OCI layout's ``index.json`` names by ``ref`` (or its only entry), indexes whole.
+
+    Unlike :func:`image_from_layout`, an entry naming an index gives the index, every child
+    read (verified), so it can be copied with all its platforms.
+    """
+    what = source.name
+    index = Index.parse(index_json, media_type=mt.OCI_INDEX, what=f"{what}: index.json")
+    chosen = select_from_index(index, what=what, ref=ref, top_level=True)
+
+    def fetch(descriptor: Descriptor) -> bytes:
+        return read_blob(source, descriptor, limit=MAX_MANIFEST_BYTES)
+
+    return resolve_document(
+        fetch(chosen), fetch=fetch, source=source, what=what, media_type=chosen.media_type
     )
 
 
@@ -188,9 +218,17 @@ class LayoutReader:
             self.index_json(), media_type=mt.OCI_INDEX, what=f"{self._name}: index.json"
         )
 
-    def image(self, ref: str = "", *, platform: Platform | None = None) -> Image:
+    def image(
+        self, ref: str = "", *, platform: Platform | None = None, strict_platform: bool = False
+    ) -> Image:
         """The image named ``ref`` in ``index.json`` (or the only one)."""
-        return image_from_layout(self, self.index_json(), ref=ref, platform=platform)
+        return image_from_layout(
+            self, self.index_json(), ref=ref, platform=platform, strict_platform=strict_platform
+        )
+
+    def document(self, ref: str = "") -> Image | ImageIndex | Artifact:
+        """What ``ref`` in ``index.json`` names (or its only entry): an image or a whole index."""
+        return document_from_layout(self, self.index_json(), ref=ref)
 
 
 class OciLayout(LayoutReader):
@@ -349,8 +387,12 @@ class LayoutWriter(CommitOnExit):
         with self._new_blob(descriptor.digest) as fd:
             write_all(fd, data)
 
-    def add_manifest(self, descriptor: Descriptor, raw: bytes, *, ref: str = "") -> None:
+    def add_manifest(
+        self, descriptor: Descriptor, raw: bytes, *, ref: str = "", nested: bool = False
+    ) -> None:
         self.add_bytes(descriptor, raw)
+        if nested:
+            return  # an index names it; index.json lists only what was asked for
         annotations = dict(descriptor.annotations)
         if ref:
             annotations[REF_NAME] = ref

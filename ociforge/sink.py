@@ -1,4 +1,4 @@
-"""The sink protocol every destination implements, and writing one image into any sink."""
+"""The sink protocol every destination implements, and writing an image or an index into one."""
 
 from __future__ import annotations
 
@@ -7,10 +7,17 @@ from typing import Protocol, Self, runtime_checkable
 
 from .blobs import BlobSource
 from .digest import Digest
-from .image import Image
+from .image import Artifact, Image, ImageIndex
 from .spec import Descriptor
 
-__all__ = ["CommitOnExit", "ImageSink", "ParallelImageSink", "Progress", "write_image"]
+__all__ = [
+    "CommitOnExit",
+    "ImageSink",
+    "ParallelImageSink",
+    "Progress",
+    "write_image",
+    "write_index",
+]
 
 #: Called as ``progress(event, descriptor)`` with event ``"skip"``, ``"start"``, ``"done"``
 #: or ``"mount"`` (a registry linked the blob from another repository instead of a copy).
@@ -52,8 +59,14 @@ class ImageSink(Protocol):
         """Copy one blob from ``source``, verifying it on the way."""
         ...
 
-    def add_manifest(self, descriptor: Descriptor, raw: bytes, *, ref: str = "") -> None:
-        """Store a manifest's exact bytes and record it (under ``ref`` if given)."""
+    def add_manifest(
+        self, descriptor: Descriptor, raw: bytes, *, ref: str = "", nested: bool = False
+    ) -> None:
+        """Store a manifest's exact bytes and record it (under ``ref`` if given).
+
+        ``nested`` marks a manifest an index names: it is stored (a registry: by digest) but
+        not listed or tagged on its own.
+        """
         ...
 
     def commit(self) -> None:
@@ -85,11 +98,17 @@ class ParallelImageSink(ImageSink, Protocol):
 
 
 def write_image(
-    image: Image, sink: ImageSink, *, ref: str = "", progress: Progress | None = None
+    image: Image | Artifact,
+    sink: ImageSink,
+    *,
+    ref: str = "",
+    progress: Progress | None = None,
+    nested: bool = False,
 ) -> Descriptor:
     """Write ``image`` into ``sink`` (blobs first, then the manifest); return its descriptor.
 
-    Blobs the sink already has are skipped. The caller commits or aborts the sink.
+    Blobs the sink already has are skipped. ``nested`` stores the manifest as an index's
+    child (see :meth:`ImageSink.add_manifest`). The caller commits or aborts the sink.
     """
     if isinstance(sink, ParallelImageSink):
         sink.add_blobs(image.blobs(), manifest=image.descriptor(), progress=progress)
@@ -105,5 +124,30 @@ def write_image(
             if progress:
                 progress("done", descriptor)
     manifest = image.descriptor()
-    sink.add_manifest(manifest, image.raw_manifest, ref=ref)
+    sink.add_manifest(manifest, image.raw_manifest, ref=ref, nested=nested)
     return manifest
+
+
+def write_index(
+    index: ImageIndex,
+    sink: ImageSink,
+    *,
+    ref: str = "",
+    progress: Progress | None = None,
+    children: bool = True,
+    nested: bool = False,
+) -> Descriptor:
+    """Write every child of ``index`` (nested), then the index's exact bytes; its descriptor.
+
+    ``children=False`` writes the index alone, for a destination that already holds every
+    manifest it names (skopeo's ``--multi-arch index-only``).
+    """
+    if children:
+        for child in index.children:
+            if isinstance(child, ImageIndex):
+                write_index(child, sink, progress=progress, nested=True)
+            else:
+                write_image(child, sink, progress=progress, nested=True)
+    descriptor = index.descriptor()
+    sink.add_manifest(descriptor, index.raw_manifest, ref=ref, nested=nested)
+    return descriptor

@@ -91,6 +91,23 @@ def _string(obj: Mapping[str, Any], key: str, what: str, *, required: bool = Tru
     return value
 
 
+#: Architecture names as kernels, RPM and Debian spell them, to their OCI names (and the
+#: variant a name implies).
+_ARCH_ALIASES: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
+    {
+        "x86_64": ("amd64", ""),
+        "x86-64": ("amd64", ""),
+        "i386": ("386", ""),
+        "i686": ("386", ""),
+        "aarch64": ("arm64", ""),
+        "armhf": ("arm", "v7"),
+        "armel": ("arm", "v6"),
+        "armv7l": ("arm", "v7"),
+        "ppc64el": ("ppc64le", ""),
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Platform:
     """The platform an index entry or image config targets."""
@@ -114,11 +131,36 @@ class Platform:
 
     @classmethod
     def parse(cls, text: str) -> Platform:
-        """Parse ``os/arch[/variant]`` as given on the command line."""
+        """Parse ``os/arch[/variant]`` as given on the command line, normalised.
+
+        ``aarch64`` means ``arm64``, ``x86_64`` ``amd64`` and so on, as containers/image
+        and the OCI spec spell them.
+        """
         parts = text.split("/")
         if len(parts) not in (2, 3) or not all(parts):
             raise ValueError(f"invalid platform {text!r}: expected OS/ARCH[/VARIANT]")
-        return cls(parts[0], parts[1], parts[2] if len(parts) == 3 else "")
+        return cls(parts[0], parts[1], parts[2] if len(parts) == 3 else "").normalized()
+
+    def normalized(self) -> Platform:
+        """The same platform in the spellings the OCI spec uses (``aarch64`` → ``arm64`` …)."""
+        arch = self.architecture.lower()
+        arch, default_variant = _ARCH_ALIASES.get(arch, (arch, ""))
+        variant = self.variant.lower() or default_variant
+        if arch == "arm64" and variant in ("v8", "8"):
+            variant = ""  # arm64 is v8; containers/image drops the redundant variant
+        elif arch == "arm" and variant.isdigit():
+            variant = f"v{variant}"
+        return Platform(self.os.lower(), arch, variant, self.os_version)
+
+    def matches(self, wanted: Platform) -> bool:
+        """True if this (an index entry's or config's platform) satisfies ``wanted``.
+
+        Both sides are normalised; a variant left out on either side matches any.
+        """
+        mine, other = self.normalized(), wanted.normalized()
+        if (mine.os, mine.architecture) != (other.os, other.architecture):
+            return False
+        return not other.variant or not mine.variant or mine.variant == other.variant
 
     def to_json(self) -> dict[str, str]:
         """The OCI JSON form."""

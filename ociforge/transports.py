@@ -7,19 +7,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from ._env import host_platform
 from .archive import ArchiveWriter, OciArchive
-from .errors import InvalidReference
-from .image import limit_layers
+from .errors import InvalidReference, NotFound
+from .image import Artifact, Image, ImageIndex, limit_layers
 from .layout import LayoutWriter, OciLayout
 from .registry.reference import DOCKER_PREFIX, RegistryReference, parse_registry_reference
-from .sink import Progress, write_image
+from .sink import Progress, write_image, write_index
 
 if TYPE_CHECKING:
-    from .image import Image
     from .registry.options import RegistryOptions
     from .sink import ImageSink
     from .spec import Descriptor, Platform
@@ -27,8 +27,10 @@ if TYPE_CHECKING:
 __all__ = [
     "ImageReference",
     "LocalReference",
+    "MultiArch",
     "copy_image",
     "open_image",
+    "open_image_or_index",
     "open_sink",
     "parse_reference",
     "save_image",
@@ -94,25 +96,63 @@ def open_image(
 ) -> Image:
     """Open the image a reference names; only its manifest and config are read.
 
-    An index is resolved to the manifest for ``platform``, by default this machine's. Each
-    layer refuses to decompress to more than ``max_layer_size`` bytes (default:
-    ``OCIFORGE_MAX_LAYER_SIZE`` or 64 GiB).
+    An index is resolved to the manifest for ``platform``, by default this machine's. A
+    ``platform`` given explicitly must be there: an index without it, or a single image of
+    another platform, is :class:`~ociforge.errors.NotFound`. Each layer refuses to decompress
+    to more than ``max_layer_size`` bytes (default: ``OCIFORGE_MAX_LAYER_SIZE`` or 64 GiB).
 
     ``registry`` carries credentials and TLS settings for ``docker://`` references.
     """
     ref = parse_reference(reference) if isinstance(reference, str) else reference
+    strict = platform is not None
     platform = platform or host_platform()
     if isinstance(ref, RegistryReference):
         from .registry.source import open_remote_image  # noqa: PLC0415 - requests loads lazily
 
-        image = open_remote_image(ref, options=registry, platform=platform)
+        image = open_remote_image(ref, options=registry, platform=platform, strict_platform=strict)
         return limit_layers(image, max_layer_size)
-    source: OciArchive | OciLayout
+    # Not closed here: the image's layers are read through the source's open handle.
+    image = _local_source(ref).image(ref.ref, platform=platform, strict_platform=strict)
+    return limit_layers(image, max_layer_size)
+
+
+def _local_source(ref: LocalReference) -> OciArchive | OciLayout:
     if ref.transport == "oci-archive":
-        source = OciArchive(ref.path, name=ref.location)
+        return OciArchive(ref.path, name=ref.location)
+    return OciLayout(ref.path, name=ref.location)
+
+
+def open_image_or_index(
+    reference: str | ImageReference,
+    *,
+    registry: RegistryOptions | None = None,
+    max_layer_size: int | None = None,
+) -> Image | ImageIndex | Artifact:
+    """What a reference names, whole: one image, or an index with every platform's image.
+
+    Every child manifest (and each image's config) is read and verified; no layer is opened.
+    This is what ``copy --all`` copies, keeping the index digest.
+    """
+    ref = parse_reference(reference) if isinstance(reference, str) else reference
+    document: Image | ImageIndex | Artifact
+    if isinstance(ref, RegistryReference):
+        from .registry.source import open_remote_document  # noqa: PLC0415 - requests loads lazily
+
+        document = open_remote_document(ref, options=registry)
     else:
-        source = OciLayout(ref.path, name=ref.location)
-    return limit_layers(source.image(ref.ref, platform=platform), max_layer_size)
+        document = _local_source(ref).document(ref.ref)
+    return _limited(document, max_layer_size)
+
+
+def _limited(
+    document: Image | ImageIndex | Artifact, max_size: int | None
+) -> Image | ImageIndex | Artifact:
+    if isinstance(document, Image):
+        return limit_layers(document, max_size)
+    if isinstance(document, ImageIndex) and max_size is not None:
+        children = tuple(_limited(child, max_size) for child in document.children)
+        return dataclasses.replace(document, children=children)
+    return document
 
 
 def open_sink(
@@ -149,29 +189,53 @@ def sink_verifies_copies(destination: str | ImageReference, *, verify: bool = Tr
 
 
 def save_image(
-    image: Image,
+    image: Image | ImageIndex | Artifact,
     destination: str | ImageReference,
     *,
     progress: Progress | None = None,
     verify: bool = True,
     registry: RegistryOptions | None = None,
+    index_only: bool = False,
 ) -> Descriptor:
-    """Write ``image`` to ``destination``; it appears only if everything succeeded.
+    """Write ``image`` (or a whole index) to ``destination``; it appears only if all succeeded.
 
     ``verify=False`` skips re-hashing blobs copied byte for byte from a local file (their
     sizes are still checked); new and streamed blobs are always verified. A registry
     destination (configured by ``registry``) gets the manifest by digest, then under its tag
-    if it has one.
+    if it has one. An index is written with every child first, or, with ``index_only``, alone
+    (the destination must already hold what it names).
     """
     dest = parse_reference(destination) if isinstance(destination, str) else destination
     sink = open_sink(dest, verify=verify, registry=registry)
     try:
-        descriptor = write_image(image, sink, ref=dest.ref, progress=progress)
+        if isinstance(image, ImageIndex):
+            if index_only:
+                _check_children_present(image, sink)
+            descriptor = write_index(
+                image, sink, ref=dest.ref, progress=progress, children=not index_only
+            )
+        else:
+            descriptor = write_image(image, sink, ref=dest.ref, progress=progress)
         sink.commit()
     except BaseException:
         sink.abort()
         raise
     return descriptor
+
+
+def _check_children_present(index: ImageIndex, sink: ImageSink) -> None:
+    # A registry checks this itself when the index is put; a local layout would not.
+    if isinstance(sink, LayoutWriter | ArchiveWriter):
+        for descriptor in index.index.manifests:
+            if not sink.has_blob(descriptor.digest):
+                raise NotFound(
+                    f"{sink.name}: does not hold manifest {descriptor.digest} the index names;"
+                    " an index alone cannot be written there"
+                )
+
+
+#: How ``copy_image`` treats an index: skopeo's ``--multi-arch`` values.
+MultiArch = Literal["system", "all", "index-only"]
 
 
 def copy_image(
@@ -183,11 +247,27 @@ def copy_image(
     verify: bool = True,
     source_registry: RegistryOptions | None = None,
     registry: RegistryOptions | None = None,
+    multi_arch: MultiArch = "system",
 ) -> Descriptor:
     """Copy one image; every blob is verified on the way and the manifest bytes are kept.
 
+    ``multi_arch`` says what happens to an index: ``"system"`` copies the image for
+    ``platform`` (default: this machine's), ``"all"`` the index with every image it names
+    (same index digest at the destination), ``"index-only"`` the index alone.
     ``source_registry`` and ``registry`` configure the source and destination registries
     (``source_registry`` defaults to ``registry``).
     """
-    image = open_image(source, platform=platform, registry=source_registry or registry)
-    return save_image(image, destination, progress=progress, verify=verify, registry=registry)
+    options = source_registry or registry
+    document: Image | ImageIndex | Artifact
+    if multi_arch == "system" or platform is not None:
+        document = open_image(source, platform=platform, registry=options)
+    else:
+        document = open_image_or_index(source, registry=options)
+    return save_image(
+        document,
+        destination,
+        progress=progress,
+        verify=verify,
+        registry=registry,
+        index_only=multi_arch == "index-only",
+    )

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from ociforge.errors import NotFound, OciforgeError, UnsupportedError
-from ociforge.recipes.bundle import read_bundle, repack_bundle, unpack_bundle, unpack_reference
+from ociforge.recipes.bundle import (
+    read_bundle,
+    refresh_bundle,
+    repack_bundle,
+    unpack_bundle,
+    unpack_reference,
+)
 from ociforge.transports import open_image, save_image
 from tests.support import images
 from tests.support import layers as oracle
@@ -220,3 +226,56 @@ def test_not_a_bundle(tmp_path: Path) -> None:
 def test_unpack_image_object_directly(tmp_path: Path, layout: str) -> None:
     info = unpack_bundle(open_image(layout), str(tmp_path / "b"), source=layout)
     assert info.rootfs == str(tmp_path / "b" / "rootfs")
+
+
+def test_refreshed_bundle_repacks_only_what_changed_since(tmp_path: Path, layout: str) -> None:
+    bundle = tmp_path / "bundle"
+    unpack_reference(layout, str(bundle))
+    edit(bundle / "rootfs")
+    first = repack_bundle(str(bundle))
+    v2 = f"oci:{tmp_path / 'base'}:v2"
+    save_image(first.image, v2)
+    info = refresh_bundle(str(bundle), first.image, source=v2)
+    assert read_bundle(str(bundle)) == info
+    assert info.source == v2 and info.manifest_digest == first.image.digest
+    assert (bundle / "image-manifest.json").read_bytes() == first.image.raw_manifest
+
+    assert repack_bundle(str(bundle)).changes.empty  # the first repack's edits are in v2 now
+    (bundle / "rootfs/etc/second").write_text("2\n")
+    os.unlink(bundle / "rootfs/etc/new.conf")  # added by the first repack, deleted now
+    second = repack_bundle(str(bundle))
+    entries = layer_entries(second.image)
+    assert set(entries) == {"etc", "etc/second", "etc/.wh.new.conf"}
+    assert second.image.layers[:-1] == open_image(v2).layers
+
+    save_image(second.image, f"oci:{tmp_path / 'base'}:v3")
+    again = tmp_path / "again"
+    unpack_reference(f"oci:{tmp_path / 'base'}:v3", str(again))
+    assert snapshot(again / "rootfs") == snapshot(bundle / "rootfs")
+
+
+def test_refresh_keeps_rootless_owners(tmp_path: Path, layout: str) -> None:
+    bundle = tmp_path / "bundle"
+    unpack_reference(layout, str(bundle), rootless=True)
+    (bundle / "rootfs/home/user/notes").write_text("edited")
+    first = repack_bundle(str(bundle))
+    v2 = f"oci:{tmp_path / 'base'}:v2"
+    save_image(first.image, v2)
+    refresh_bundle(str(bundle), first.image, source=v2)
+    (bundle / "rootfs/home/user/notes").write_text("edited twice")
+    notes = layer_entries(repack_bundle(str(bundle)).image)["home/user/notes"]
+    assert (notes.info.uid, notes.info.gid, notes.data) == (1000, 1000, b"edited twice")
+
+
+def test_repack_from_a_moved_copy_of_the_base(tmp_path: Path, layout: str) -> None:
+    bundle = tmp_path / "bundle"
+    unpack_reference(layout, str(bundle))
+    shutil.move(tmp_path / "base", tmp_path / "moved")
+    with pytest.raises(NotFound):
+        repack_bundle(str(bundle))
+    result = repack_bundle(str(bundle), source=f"oci:{tmp_path / 'moved'}:v1")
+    assert result.changes.empty
+    other = images.image([images.layer([file("x", "y")])])
+    images.write_layout(str(tmp_path / "other"), [(other, "v1")])
+    with pytest.raises(OciforgeError, match="was unpacked from"):
+        repack_bundle(str(bundle), source=f"oci:{tmp_path / 'other'}:v1")

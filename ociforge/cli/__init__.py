@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from .._env import MAX_LAYER_SIZE_ENV, parse_size
-from ..errors import NotFound, OciforgeError
+from ..errors import NotFound, OciforgeError, RegistryError
 from ._examples import epilog
 
 __all__ = ["main"]
@@ -27,6 +27,8 @@ _COMMANDS = (
     "show",
     "copy",
     "push",
+    "index",
+    "repository",
     "verify",
     "append",
     "mutate",
@@ -171,6 +173,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             message = str(exc)
         first_line = message.splitlines()[0] if message else type(exc).__name__
+        if isinstance(exc, RegistryError) and exc.remedy:
+            from ._registry import registry_hint  # noqa: PLC0415 - only on registry errors
+
+            hint = registry_hint(exc)
+            first_line += f" ({hint})" if hint else ""
         code = EXIT_NOT_FOUND if isinstance(exc, NotFound | FileNotFoundError) else EXIT_ERROR
         if getattr(args, "json", False):
             document = {"error": first_line, "kind": type(exc).__name__, "exit": code}

@@ -68,6 +68,47 @@ EXAMPLES: Mapping[str, tuple[Example, ...]] = {
             f"ociforge push oci-archive:derived.ociarchive {_LOCAL} --digestfile digest.txt",
         ),
     ),
+    "index": (
+        Example(
+            "an index naming one image with its platform",
+            "ociforge index create oci-archive:multi.ociarchive oci-archive:fcos.ociarchive",
+        ),
+        Example(
+            "one index over two platforms' archives",
+            "ociforge index create oci-archive:multi.ociarchive"
+            " oci-archive:fcos.ociarchive oci-archive:fcos-arm64.ociarchive",
+            offline=False,
+        ),
+    ),
+    "tags": (
+        Example("push, then", f"ociforge push oci-archive:derived.ociarchive {_LOCAL}"),
+        Example(
+            "every tag, as skopeo list-tags", "ociforge tags docker://localhost:5000/fcos/custom"
+        ),
+    ),
+    "ls": (
+        Example(
+            "the same, by crane's name",
+            "ociforge ls docker://quay.io/fedora/fedora-coreos",
+            offline=False,
+        ),
+    ),
+    "tag": (
+        Example("push, then", f"ociforge push oci-archive:derived.ociarchive {_LOCAL}"),
+        Example(
+            "another tag for the same manifest, no blob moved", f"ociforge tag {_LOCAL} testing"
+        ),
+    ),
+    "delete": (
+        Example(
+            "push, then",
+            f"ociforge push oci-archive:derived.ociarchive {_LOCAL} --digestfile digest.txt",
+        ),
+        Example(
+            "delete the manifest by digest",
+            "ociforge delete docker://localhost:5000/fcos/custom@$(cat digest.txt)",
+        ),
+    ),
     "verify": (
         Example("every digest, size and diff_id", "ociforge verify oci-archive:derived.ociarchive"),
         Example("compressed digests only", f"ociforge verify --fast {_FCOS}", offline=False),
@@ -111,6 +152,10 @@ EXAMPLES: Mapping[str, tuple[Example, ...]] = {
         Example(
             "… and write the edit as one layer",
             "ociforge repack bundle oci-archive:edited.ociarchive",
+        ),
+        Example(
+            "repack, then let the next repack start from the result",
+            "ociforge repack --refresh-bundle bundle oci-archive:edited.ociarchive",
         ),
     ),
     "squash": (

@@ -3,12 +3,41 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from dataclasses import replace
 
-from ..registry.options import RegistryOptions, TransferProgress
+from ..errors import RegistryError
+from ..registry.options import RegistryOptions, RetryPolicy, TransferProgress
 from ..spec import Platform
 
-__all__ = ["add_platform_flag", "add_registry_flags", "registry_options"]
+__all__ = ["add_platform_flag", "add_registry_flags", "registry_hint", "registry_options"]
+
+#: What to tell the user for each :attr:`RegistryError.remedy`.
+_HINTS = {
+    "plain-http": "the registry speaks plain HTTP: use --tls-verify=false",
+    "untrusted-certificate": (
+        "trust its CA with --cert-dir DIR holding ca.crt, or use --tls-verify=false"
+    ),
+    "credentials": "give credentials with --creds or --authfile, or run ociforge login",
+}
+
+
+def registry_hint(error: BaseException) -> str:
+    """The flag to reach for after ``error`` (empty when there is none)."""
+    if isinstance(error, RegistryError):
+        return _HINTS.get(error.remedy, "")
+    return ""
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, not {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, not {text!r}")
+    return value
 
 
 def _boolean(text: str) -> bool:
@@ -78,6 +107,18 @@ def add_registry_flags(
                 help=text + side,
                 **extra,  # type: ignore[arg-type]
             )
+    group.add_argument(
+        "--retry-times",
+        type=_positive,
+        metavar="N",
+        help="retry a failed request N times (default 5), with a note for each",
+    )
+    group.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="give up on the registry after this long in all (default: no limit)",
+    )
     if push:
         group.add_argument(
             "--mount-from",
@@ -98,6 +139,13 @@ def add_registry_flags(
         )
 
 
+def _printer(kind: str) -> Callable[[str], None]:
+    def emit(text: str) -> None:
+        print(f"ociforge: {kind}: {text}", file=sys.stderr, flush=True)
+
+    return emit
+
+
 def registry_options(
     args: argparse.Namespace, prefix: str = "", *, progress: TransferProgress | None = None
 ) -> RegistryOptions:
@@ -108,7 +156,18 @@ def registry_options(
         return specific if specific is not None else getattr(args, name, None)
 
     tls_verify = pick("tls_verify")
+    retry = RetryPolicy()
+    retry_times = getattr(args, "retry_times", None)
+    if retry_times is not None:
+        retry = replace(retry, attempts=retry_times + 1)
+    timeout = getattr(args, "timeout", None)
+    if timeout is not None:
+        retry = replace(retry, deadline=timeout)
+    debug = bool(getattr(args, "debug", False))
     options = RegistryOptions(
+        retry=retry,
+        trace=_printer("debug") if debug else None,
+        notice=_printer("note"),
         creds=pick("creds"),  # type: ignore[arg-type]
         authfile=pick("authfile"),  # type: ignore[arg-type]
         tls_verify=True if tls_verify is None else bool(tls_verify),

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import InvalidReference
+from ..image import Artifact, Image, ImageIndex
 from ..registry.reference import RegistryReference
 from ..spec import Descriptor
-from ..transports import ImageReference, open_image, parse_reference, save_image
+from ..transports import (
+    ImageReference,
+    MultiArch,
+    open_image,
+    open_image_or_index,
+    parse_reference,
+    save_image,
+)
 from ._machineconfig import add_machineconfig_flags, machineconfig_request
 from ._progress import BlobProgress
 from ._registry import add_platform_flag, add_registry_flags, registry_options
 from ._save import report_saved
 
-__all__ = ["add_transfer_flags", "register", "transfer"]
+__all__ = ["add_transfer_flags", "multi_arch_mode", "register", "transfer"]
 
 
 def transfer(
@@ -29,11 +38,13 @@ def transfer(
             progress.transferred(descriptor, done)
 
     # Bytes are counted on the side that talks to a registry, the destination if both do.
-    image = open_image(
-        source,
-        platform=args.platform,
-        registry=registry_options(args, "src", progress=moved if not remote_dest else None),
-    )
+    source_options = registry_options(args, "src", progress=moved if not remote_dest else None)
+    multi_arch = multi_arch_mode(args)
+    image: Image | ImageIndex | Artifact
+    if multi_arch == "system" or args.platform is not None:
+        image = open_image(source, platform=args.platform, registry=source_options)
+    else:
+        image = open_image_or_index(source, registry=source_options)
     progress = BlobProgress(verb, [d for d, _ in image.blobs()], quiet=args.quiet)
     descriptor = save_image(
         image,
@@ -41,6 +52,7 @@ def transfer(
         progress=progress,
         verify=not args.no_verify,
         registry=registry_options(args, "dest", progress=moved if remote_dest else None),
+        index_only=multi_arch == "index-only",
     )
     progress.finish()
     report_saved(
@@ -60,6 +72,18 @@ def run(args: argparse.Namespace) -> int:
     )
 
 
+def multi_arch_mode(args: argparse.Namespace) -> MultiArch:
+    """``--multi-arch`` (``--all`` is ``--multi-arch all``), checked against ``--platform``."""
+    mode: MultiArch = "all" if args.all else args.multi_arch
+    if args.all and args.multi_arch not in ("system", "all"):
+        raise InvalidReference(f"--all contradicts --multi-arch {args.multi_arch}")
+    if mode != "system" and args.platform is not None:
+        raise InvalidReference(
+            f"--platform picks one image; it cannot be combined with --multi-arch {mode}"
+        )
+    return mode
+
+
 def add_transfer_flags(parser: argparse.ArgumentParser, *, sides: bool) -> None:
     """``--digestfile``, ``--no-verify``, ``--platform``, the registry and MachineConfig flags."""
     parser.add_argument(
@@ -72,6 +96,16 @@ def add_transfer_flags(parser: argparse.ArgumentParser, *, sides: bool) -> None:
         " checked)",
     )
     add_platform_flag(parser)
+    parser.add_argument(
+        "--multi-arch",
+        choices=["system", "all", "index-only"],
+        default="system",
+        help="what to copy of an index: the image for this machine (or --platform; default),"
+        " all of it with every platform's image (the index digest is kept), or the index alone",
+    )
+    parser.add_argument(
+        "-a", "--all", action="store_true", help="copy an index whole: --multi-arch all"
+    )
     add_registry_flags(parser, prefixes=("src", "dest") if sides else (), push=True)
     add_machineconfig_flags(parser)
 

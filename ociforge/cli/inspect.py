@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..image import Image
-from ..transports import open_image
 from ._output import print_json
 from ._registry import add_platform_flag, add_registry_flags, registry_options
+
+if TYPE_CHECKING:
+    from ..image import Image
 
 __all__ = ["describe", "register"]
 
@@ -67,16 +68,63 @@ def describe(image: Image) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Inspect one image."""
-    image = open_image(args.image, platform=args.platform, registry=registry_options(args))
+    """Inspect one image (of an index: this machine's, or --platform's)."""
+    from .._env import host_platform  # noqa: PLC0415 - loaded only when the command runs
+    from ..image import Artifact, ImageIndex  # noqa: PLC0415
+    from ..transports import open_image, open_image_or_index  # noqa: PLC0415
+
+    options = registry_options(args)
+    top: Image | ImageIndex | None = None
+    if args.platform is not None:
+        image = open_image(args.image, platform=args.platform, registry=options)
+    else:
+        document = open_image_or_index(args.image, registry=options)
+        assert not isinstance(document, Artifact)  # a top-level manifest is always an image
+        top = document
+        image = document.image(host_platform()) if isinstance(document, ImageIndex) else document
     if args.raw:
-        sys.stdout.buffer.write(image.raw_manifest)
+        # As skopeo: the document the reference names, an index included.
+        sys.stdout.buffer.write((top or image).raw_manifest)
     elif args.config:
         sys.stdout.buffer.write(image.raw_config)
     else:
-        print_json(describe(image))
+        out = describe(image)
+        if isinstance(top, ImageIndex):
+            out["index"] = {
+                "digest": str(top.digest),
+                "mediaType": top.media_type,
+                "platforms": [str(p) for p in top.platforms()],
+            }
+            out["Digest"] = str(top.digest)  # skopeo reports the digest the name resolves to
+        out["RepoTags"] = _repo_tags(args.image, options)
+        print_json(out)
     sys.stdout.flush()
     return 0
+
+
+def _repo_tags(text: str, options: object) -> list[str]:
+    """Every tag of a ``docker://`` reference's repository, as skopeo's ``RepoTags``.
+
+    Local references have none; a registry that will not list them (no right to) gives none
+    too, as skopeo does, rather than failing the inspection.
+    """
+    from ..errors import AuthError, RegistryResponseError  # noqa: PLC0415
+    from ..registry.options import RegistryOptions  # noqa: PLC0415
+    from ..registry.reference import DOCKER_PREFIX, parse_registry_reference  # noqa: PLC0415
+
+    if not text.startswith(DOCKER_PREFIX):
+        return []
+    from ..registry.client import RegistryClient  # noqa: PLC0415 - requests loads lazily
+
+    assert isinstance(options, RegistryOptions)
+    reference = parse_registry_reference(text)
+    client = RegistryClient(reference, options=options, label=reference.name)
+    try:
+        return client.list_tags()
+    except (AuthError, RegistryResponseError):
+        return []
+    finally:
+        client.close()
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..mutate import HistoryEntry
-from ..recipes.bundle import repack_bundle
+from ..recipes.bundle import refresh_bundle, repack_bundle
 from ._save import add_layer_options, save_and_report, warn
 
 __all__ = ["register"]
@@ -16,6 +16,7 @@ def run(args: argparse.Namespace) -> int:
     """Repack one bundle and print the new manifest digest."""
     result = repack_bundle(
         args.bundle,
+        source=args.source,
         compression=args.compression,
         history=HistoryEntry(created_by=args.created_by),
         warn=warn(args),
@@ -41,6 +42,10 @@ def run(args: argparse.Namespace) -> int:
             }
         },
     )
+    if args.refresh_bundle:
+        refresh_bundle(args.bundle, result.image, source=args.destination)
+        if not args.quiet:
+            print(f"repack: {args.bundle} now records {args.destination}", file=sys.stderr)
     return 0
 
 
@@ -51,5 +56,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("bundle", metavar="BUNDLE")
     parser.add_argument("destination", metavar="DST")
+    parser.add_argument(
+        "--source",
+        metavar="IMAGE",
+        help="open the base from IMAGE instead of the reference recorded at unpack (it must"
+        " have the recorded manifest digest: a copy of it moved elsewhere)",
+    )
+    parser.add_argument(
+        "--refresh-bundle",
+        action="store_true",
+        help="afterwards, point the bundle at DST: the next repack starts from it and holds"
+        " only what changed after this one (as umoci's --refresh-bundle)",
+    )
     add_layer_options(parser, created_by="ociforge repack")
     parser.set_defaults(func=run)

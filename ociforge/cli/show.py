@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..transports import open_image
+from ..transports import open_image, open_image_or_index
 from ._output import print_json
 from ._registry import add_platform_flag, add_registry_flags, registry_options
 
@@ -28,9 +28,18 @@ def _image(args: argparse.Namespace) -> object:
     )
 
 
+def _named(args: argparse.Namespace) -> object:
+    """What the reference names: an index stays an index unless --platform picks one image."""
+    if args.platform is not None:
+        return _image(args)
+    return open_image_or_index(
+        args.image, registry=registry_options(args), max_layer_size=args.max_layer_size
+    )
+
+
 def run_manifest(args: argparse.Namespace) -> int:
-    """The exact manifest bytes."""
-    image = _image(args)
+    """The exact manifest bytes (of an index, the index's, as crane and skopeo print it)."""
+    image = _named(args)
     sys.stdout.buffer.write(image.raw_manifest)  # type: ignore[attr-defined]
     sys.stdout.flush()
     return 0
@@ -48,8 +57,8 @@ def run_config(args: argparse.Namespace) -> int:
 
 
 def run_digest(args: argparse.Namespace) -> int:
-    """The manifest digest."""
-    image = _image(args)
+    """The manifest digest (of an index, the index's: what a pull by that name resolves to)."""
+    image = _named(args)
     digest = str(image.digest)  # type: ignore[attr-defined]
     if args.json:
         print_json({"digest": digest})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import io
 import json
 import os
 from collections.abc import Mapping
@@ -35,6 +36,7 @@ __all__ = [
     "BUNDLE_FILE",
     "BundleInfo",
     "read_bundle",
+    "refresh_bundle",
     "repack_bundle",
     "unpack_bundle",
     "unpack_reference",
@@ -108,6 +110,14 @@ def unpack_bundle(
     return info
 
 
+def _recorded_reference(reference: str) -> str:
+    """``reference`` as a bundle records it: a local path made absolute, so it works anywhere."""
+    parsed = parse_reference(reference)
+    if isinstance(parsed, LocalReference):
+        return str(dataclasses.replace(parsed, path=os.path.abspath(parsed.path)))
+    return reference  # a docker:// reference is the same from anywhere
+
+
 def unpack_reference(
     reference: str,
     bundle: str,
@@ -122,17 +132,11 @@ def unpack_reference(
     A local reference is recorded with an absolute path, so repack finds it from anywhere.
     ``max_layer_size`` bounds each layer's uncompressed size, as in ``open_image``.
     """
-    parsed = parse_reference(reference)
-    recorded = (
-        str(dataclasses.replace(parsed, path=os.path.abspath(parsed.path)))
-        if isinstance(parsed, LocalReference)
-        else reference  # a docker:// reference is the same from anywhere
-    )
-    image = open_image(parsed, max_layer_size=max_layer_size)
+    image = open_image(reference, max_layer_size=max_layer_size)
     return unpack_bundle(
         image,
         bundle,
-        source=recorded,
+        source=_recorded_reference(reference),
         rootless=rootless,
         rootless_xattr=rootless_xattr,
         warn=warn,
@@ -214,3 +218,30 @@ def repack_bundle(
     entry = history or HistoryEntry(created_by="ociforge repack")
     image = append_layers(base, [layer], history=[entry], created=created or build_time())
     return Derived(image=image, layer=image.layers[-1], changes=changes)
+
+
+def refresh_bundle(bundle: str, image: Image, *, source: str) -> BundleInfo:
+    """Point ``bundle`` at ``image``, a repack of it saved at ``source``.
+
+    As umoci's ``--refresh-bundle``: the next repack starts from that image and holds only
+    what changed after this one. The rootfs is left as it is; its current state becomes the record.
+    """
+    old = read_bundle(bundle)
+    states = _read_states(bundle)
+    with TreeDiff(old.rootfs, states, rootless=old.rootless, record_after=True) as diff:
+        diff.into(LayerBuilder())  # walked for the record only; the layer is never built
+        after = diff.states_after
+    info = dataclasses.replace(
+        old, source=_recorded_reference(source), manifest_digest=image.digest
+    )
+    document = json.dumps(info.to_json(), indent=2) + "\n"
+    # The record of the tree goes last: a crash before it leaves the new base with the old
+    # record, so the next repack holds this repack's changes again (correct, only larger),
+    # never the other way round (the new record over the old base would lose them).
+    write_file_atomic(os.path.join(bundle, BUNDLE_FILE), document.encode(), mode=0o600)
+    write_file_atomic(os.path.join(bundle, MANIFEST_FILE), image.raw_manifest, mode=0o600)
+    write_file_atomic(os.path.join(bundle, CONFIG_FILE), image.raw_config, mode=0o600)
+    record = io.StringIO()
+    dump_states(sorted(after.items()), record)
+    write_file_atomic(os.path.join(bundle, STATE_FILE), record.getvalue().encode(), mode=0o600)
+    return info

@@ -47,6 +47,7 @@ MAX_TOKEN_BYTES: Final = 1024 * 1024
 #: The token lifetime Docker's token spec assumes when ``expires_in`` is missing.
 _DEFAULT_LIFETIME: Final = 60.0
 _CLIENT_ID: Final = "ociforge"
+_MAX_LIFETIME: Final = 24 * 3600.0
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _TOKEN68 = re.compile(r"[0-9A-Za-z._~+/-]+=*")
@@ -268,8 +269,14 @@ def parse_token_response(body: bytes, *, issued: float, what: str) -> Token:
     if not isinstance(value, str) or not value:
         raise AuthError(f"{what}: token response has no token")
     lifetime = document.get("expires_in", _DEFAULT_LIFETIME)
-    if isinstance(lifetime, bool) or not isinstance(lifetime, int | float) or lifetime <= 0:
+    if (
+        isinstance(lifetime, bool)
+        or not isinstance(lifetime, int | float)
+        or not 0 < lifetime < float("inf")  # NaN fails both comparisons
+    ):
         lifetime = _DEFAULT_LIFETIME
+    # A lifetime of 10**400 seconds would overflow float(); no token is trusted for a day.
+    lifetime = min(lifetime, _MAX_LIFETIME)
     refresh = document.get("refresh_token")
     margin = min(10.0, float(lifetime) / 10)
     return Token(
@@ -406,10 +413,9 @@ class Authenticator:
     def _basic(self) -> str:
         creds = self._credentials
         if creds is None or not creds.username:
-            raise AuthError(
-                f"{self._name}: authentication required; give credentials with --creds or"
-                " --authfile"
-            )
+            error = AuthError(f"{self._name}: authentication required and no credentials given")
+            error.remedy = "credentials"
+            raise error
         return basic_header(creds)
 
     def challenged(
@@ -476,10 +482,9 @@ class Authenticator:
             if status in (401, 403):
                 creds = self._credentials
                 if creds is None:
-                    raise AuthError(
-                        f"{what} requires authentication ({line}); give credentials with --creds"
-                        " or --authfile"
-                    )
+                    error = AuthError(f"{what} requires authentication ({line})")
+                    error.remedy = "credentials"
+                    raise error
                 who = f"user {creds.username!r}" if creds.username else "the identity token"
                 raise AuthError(f"{what} refused the credentials for {who} ({line})")
             raise AuthError(f"{what} failed: {line}")

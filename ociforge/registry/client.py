@@ -54,17 +54,13 @@ class UploadSession:
 
 
 def _with_hint(failure: TransportError, *, tls_verify: bool) -> TransportError:
-    """The error, with what to do about the two TLS failures people meet on private registries."""
+    """The error, marked with the remedy for the two TLS failures of private registries."""
     text = str(failure)
     if tls_verify and "WRONG_VERSION_NUMBER" in text:
-        hint = " (the registry speaks plain HTTP: use --tls-verify=false)"
+        failure.remedy = "plain-http"
     elif "certificate verification failed" in text:
-        hint = " (trust its CA with --cert-dir DIR holding ca.crt, or use --tls-verify=false)"
-    else:
-        return failure
-    error = TransportError(text + hint)
-    error.temporary = failure.temporary
-    return error
+        failure.remedy = "untrusted-certificate"
+    return failure
 
 
 class _CurrentAuthorization:
@@ -110,7 +106,11 @@ class RegistryClient:
         self.options = options
         self.label = label or reference.name
         self.transport = Transport(
-            tls=options.tls, retry=options.retry, pool_size=max(4, options.jobs + 2)
+            tls=options.tls,
+            retry=options.retry,
+            pool_size=max(4, options.jobs + 2),
+            trace=options.trace,
+            notice=options.notice,
         )
         self._ping_lock = threading.Lock()
         self._base = ""
@@ -173,6 +173,20 @@ class RegistryClient:
         )
         return response.status, response.reason, response.body
 
+    def _check_challenger(self, url: str, *, what: str) -> None:
+        """Refuse to answer a challenge from anywhere but the registry itself.
+
+        A redirect target (blob storage, or a host a hostile registry names) that asks for
+        authentication would otherwise get the registry's credentials, or a token realm of
+        its choosing would.
+        """
+        if url and proto.origin(url) != proto.origin(self._base):
+            scheme, host, port = proto.origin(url)
+            raise AuthError(
+                f"{what}: {scheme}://{host}:{port}, where the registry redirected, asks for"
+                " authentication; the registry's credentials are not sent there"
+            )
+
     @property
     def base(self) -> str:
         """``SCHEME://HOST/v2/`` once the registry answered."""
@@ -213,7 +227,9 @@ class RegistryClient:
                 if challenge.params.get("error") == "insufficient_scope":
                     wanted = _normalise_scopes(challenge.params.get("scope", ""))
                     line = f"denied: access to {wanted} was not granted (insufficient_scope)"
-            return AuthError(f"{self.label}: {what}: {line}")
+            error = AuthError(f"{self.label}: {what}: {line}")
+            error.remedy = "credentials"
+            return error
         message = f"{self.label}: {what}: {line}"
         retry_after = proto.parse_retry_after(response.headers.get("Retry-After"))
         return RegistryResponseError(
@@ -323,6 +339,36 @@ class RegistryClient:
             )
         return digest
 
+    def list_tags(self) -> list[str]:
+        """Every tag of the repository, following the registry's pages, in its order."""
+        request: proto.Request | None = proto.tags_request(self.base, self.repository)
+        tags: list[str] = []
+        while request is not None:
+            try:
+                response = self.call(request, self.pull_scopes(), ok=(200,), what="tag list")
+            except RegistryResponseError as exc:
+                if exc.status == 404:
+                    raise NotFound(str(exc)) from None
+                raise
+            tags.extend(proto.parse_tags(response.body, what=f"{self.label}: tag list"))
+            url = proto.next_page(
+                response.url, response.headers.get("Link"), what=f"{self.label}: tag list"
+            )
+            request = proto.Request("GET", url) if url else None
+        return tags
+
+    def delete_manifest(self, digest: Digest) -> None:
+        """``DELETE`` a manifest by digest; :class:`NotFound` if the repository lacks it."""
+        what = f"manifest {digest}"
+        request = proto.manifest_delete(self.base, self.repository, digest)
+        scopes = (repository_scope(self.repository, "delete"),)
+        try:
+            self.call(request, scopes, ok=(200, 202), what=f"delete of {what}")
+        except RegistryResponseError as exc:
+            if exc.status == 404:
+                raise NotFound(str(exc)) from None
+            raise
+
     # -- blobs -------------------------------------------------------------------------
 
     def blob_exists(self, digest: Digest, *, scopes: Sequence[Scope] = ()) -> bool:
@@ -342,6 +388,7 @@ class RegistryClient:
         response = self.transport.open(request, authorization=header, what=what)
         if response.status_code == 401:
             response.close()
+            self._check_challenger(response.url, what=what)
             header.challenged(response.headers.get("WWW-Authenticate"))
             response = self.transport.open(request, authorization=header, what=what)
         if response.status_code in (200, 206):

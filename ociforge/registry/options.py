@@ -44,14 +44,21 @@ class TlsOptions:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """How often and how patiently to repeat a failed request."""
+    """How often and how patiently to repeat a failed request, and how long to wait at all.
+
+    ``read_timeout`` bounds each wait for bytes *and* the whole reading of a small response
+    (manifests, tokens, errors), so a server dripping one byte a second cannot hold a run;
+    ``max_retry_after`` caps what a ``Retry-After`` may ask; ``deadline`` (seconds, 0: none)
+    bounds all the requests of one transport together, retries and waits included.
+    """
 
     attempts: int = 6
     backoff: float = 0.25
     max_backoff: float = 8.0
-    max_retry_after: float = 60.0
+    max_retry_after: float = 30.0
     connect_timeout: float = 30.0
     read_timeout: float = 300.0
+    deadline: float = 0.0
 
     def delay(self, attempt: int, retry_after: float = 0.0) -> float:
         """Seconds to wait before attempt ``attempt + 1``: backoff with jitter, or Retry-After."""
@@ -81,6 +88,10 @@ class RegistryOptions:
     mount_from: tuple[str, ...] = ()
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     progress: TransferProgress | None = field(default=None, compare=False)
+    #: One line per HTTP exchange (method, URL without credentials, status, bytes).
+    trace: Callable[[str], None] | None = field(default=None, compare=False)
+    #: One line per retry or capped wait, for the user to see why a run pauses.
+    notice: Callable[[str], None] | None = field(default=None, compare=False)
     credentials: CredentialResolver | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:

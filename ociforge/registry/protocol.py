@@ -30,16 +30,20 @@ __all__ = [
     "chunk_min_length",
     "content_digest",
     "describe_error",
+    "manifest_delete",
     "manifest_put",
     "manifest_request",
     "media_type_of",
+    "next_page",
     "origin",
     "parse_content_range",
     "parse_errors",
     "parse_retry_after",
+    "parse_tags",
     "parse_upload_offset",
     "ping_request",
     "resolve_location",
+    "tags_request",
     "upload_chunk",
     "upload_finish",
     "upload_start",
@@ -85,6 +89,43 @@ def manifest_put(base: str, repository: str, reference: str, media_type: str) ->
     return Request(
         "PUT", _url(base, repository, "manifests", reference), {"Content-Type": media_type}
     )
+
+
+def tags_request(base: str, repository: str, *, last: str = "", count: int = 1000) -> Request:
+    """``GET /tags/list``, a page of ``count`` tags after ``last``."""
+    query = {"n": str(count), **({"last": last} if last else {})}
+    return Request("GET", _url(base, repository, "tags", "list", query=query))
+
+
+def next_page(request_url: str, link: str | None, *, what: str) -> str | None:
+    """The URL a ``Link: <URL>; rel="next"`` header names (checked to stay on the registry)."""
+    if not link:
+        return None
+    for part in link.split(","):
+        target, _, params = part.partition(";")
+        if 'rel="next"' in params.replace(" ", "") or "rel=next" in params.replace(" ", ""):
+            url = target.strip().removeprefix("<").removesuffix(">")
+            return resolve_location(request_url, url, what=what)
+    return None
+
+
+def parse_tags(body: bytes, *, what: str) -> list[str]:
+    """The ``tags`` of a ``/tags/list`` answer (``null`` for a repository without any)."""
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise RegistryError(f"{what}: the registry sent a tag list that is not JSON") from None
+    tags = document.get("tags") if isinstance(document, dict) else None
+    if tags is None and isinstance(document, dict):
+        return []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise RegistryError(f"{what}: the registry sent a malformed tag list")
+    return tags
+
+
+def manifest_delete(base: str, repository: str, digest: Digest) -> Request:
+    """``DELETE`` a manifest by digest (every tag naming it goes with it)."""
+    return Request("DELETE", _url(base, repository, "manifests", str(digest)))
 
 
 def blob_request(
@@ -298,11 +339,15 @@ def describe_error(status: int, reason: str, body: bytes) -> tuple[str, str]:
         parts = []
         for detail in details[:3]:
             label = detail.code.lower().replace("_", " ")
-            parts.append(
-                f"{label}: {detail.message}"
-                if label and detail.message
-                else label or detail.message
-            )
+            if detail.message.lower().rstrip(".") == label:
+                # distribution's messages often repeat the code ("manifest unknown").
+                part = label
+            elif label and detail.message:
+                part = f"{label}: {detail.message}"
+            else:
+                part = label or detail.message
+            if part not in parts:
+                parts.append(part)
         return details[0].code, "; ".join(parts)
     text = _plain_body(body)
     line = f"HTTP {status} {reason}".rstrip()

@@ -288,10 +288,15 @@ class RegistrySink:
             )
             self.client.finish_upload(session, descriptor.digest, body)
 
-    def add_manifest(self, descriptor: Descriptor, raw: bytes, *, ref: str = "") -> None:
-        """PUT the manifest by digest, then under the tag (``ref`` or the reference's)."""
+    def add_manifest(
+        self, descriptor: Descriptor, raw: bytes, *, ref: str = "", nested: bool = False
+    ) -> None:
+        """PUT the manifest by digest, then under the tag (``ref`` or the reference's).
+
+        A ``nested`` manifest (an index's child) is put by digest only.
+        """
         wanted = self.reference.digest
-        if wanted is not None and wanted != descriptor.digest:
+        if not nested and wanted is not None and wanted != descriptor.digest:
             raise ManifestError(
                 f"{self.client.label}: the image's digest is {descriptor.digest}, but the"
                 f" destination names {wanted}"
@@ -302,6 +307,8 @@ class RegistrySink:
             )
         self._login()
         self.client.put_manifest(str(descriptor.digest), raw, descriptor.media_type)
+        if nested:
+            return
         tag = ref or self.reference.tag
         if tag:
             self.client.put_manifest(tag, raw, descriptor.media_type)

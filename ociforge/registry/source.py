@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING, cast
 from .._env import host_platform
 from ..digest import Digest
 from ..errors import SizeMismatch, TransportError
-from ..image import Image, resolve_image
+from ..image import Artifact, Image, ImageIndex, resolve_document, resolve_image
 from ..spec import parse_manifest_or_index
 from ..streams import CHUNK_SIZE, FileRange, VerifyingReader
 from . import protocol as proto
@@ -29,7 +29,12 @@ if TYPE_CHECKING:
     from ..spec import Descriptor, Platform
     from .reference import RegistryReference
 
-__all__ = ["RemoteBlobSource", "open_remote_image", "resolve_digest"]
+__all__ = [
+    "RemoteBlobSource",
+    "open_remote_document",
+    "open_remote_image",
+    "resolve_digest",
+]
 
 
 class _ResumingBlobReader:
@@ -172,10 +177,12 @@ def open_remote_image(
     *,
     options: RegistryOptions | None = None,
     platform: Platform | None = None,
+    strict_platform: bool = False,
 ) -> Image:
     """The image ``reference`` names, reading only manifests and the config.
 
-    An index is resolved to the entry for ``platform`` (default: this machine's).
+    An index is resolved to the entry for ``platform`` (default: this machine's);
+    ``strict_platform`` also refuses a single image of another platform.
     """
     client = RegistryClient(reference, options=options or RegistryOptions(), label=str(reference))
     raw, media_type = client.get_manifest(reference.reference)
@@ -192,10 +199,43 @@ def open_remote_image(
         what=f"docker://{reference}",
         platform=platform or host_platform(),
         media_type=media_type,
+        strict_platform=strict_platform,
     )
     # The config was read (and verified) to build the image; serve it from memory from now on.
     source.remember(image.config.digest, image.raw_config)
     return image
+
+
+def open_remote_document(
+    reference: RegistryReference, *, options: RegistryOptions | None = None
+) -> Image | ImageIndex | Artifact:
+    """What ``reference`` names: one image, or an index with every child manifest read.
+
+    Each child's manifest (and an image child's config) is fetched by digest and verified;
+    no layer is opened.
+    """
+    client = RegistryClient(reference, options=options or RegistryOptions(), label=str(reference))
+    raw, media_type = client.get_manifest(reference.reference)
+    source = RemoteBlobSource(client)
+
+    def fetch(descriptor: Descriptor) -> bytes:
+        child, _ = client.get_manifest(str(descriptor.digest))
+        return child
+
+    document = resolve_document(
+        raw, fetch=fetch, source=source, what=f"docker://{reference}", media_type=media_type
+    )
+    for image in _images_of(document):
+        source.remember(image.config.digest, image.raw_config)
+    return document
+
+
+def _images_of(document: Image | ImageIndex | Artifact) -> list[Image]:
+    if isinstance(document, Image):
+        return [document]
+    if isinstance(document, ImageIndex):
+        return [image for _, image in document.images()]
+    return []
 
 
 def resolve_digest(

@@ -9,13 +9,16 @@ bodies are read to a limit and never buffered beyond it. TLS uses the system CAs
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, cast
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 import requests.adapters
@@ -24,7 +27,7 @@ import urllib3
 from ..errors import RegistryError, SizeMismatch, TransportError
 from ..streams import CHUNK_SIZE
 from .options import RetryPolicy, TlsOptions
-from .protocol import MAX_ERROR_BYTES, Request, parse_retry_after
+from .protocol import MAX_ERROR_BYTES, Request, origin, parse_retry_after
 
 if TYPE_CHECKING:
     from requests.adapters import _HostParams, _PoolKwargs
@@ -39,6 +42,9 @@ __all__ = [
 ]
 
 _RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+#: Blob storage needs one hop, sometimes two; more is a loop or a trap.
+MAX_REDIRECTS: Final = 5
 _T = TypeVar("_T")
 
 #: An Authorization header value, or a callable giving the current one (None: send none).
@@ -142,8 +148,12 @@ class _Adapter(requests.adapters.HTTPAdapter):
 def describe_exception(exc: BaseException) -> str:
     """A short reason for a connection-level failure, for one-line messages."""
     chain = _causes(exc)
-    # The innermost OS error says most; urllib3 wraps refusals in "timeout" classes.
+    # The innermost OS error says most; urllib3 wraps refusals and DNS failures in
+    # "timeout" classes (NameResolutionError is a NewConnectionError, a ConnectTimeoutError).
     for current in chain:
+        if isinstance(current, socket.gaierror | urllib3.exceptions.NameResolutionError):
+            host = getattr(getattr(current, "conn", None), "host", "")
+            return f"cannot resolve host name {host}".rstrip()
         if isinstance(current, ssl.SSLCertVerificationError):
             return f"TLS certificate verification failed: {current.verify_message}"
         if isinstance(current, ConnectionRefusedError):
@@ -202,9 +212,17 @@ class Transport:
         pool_size: int = 8,
         sleep: Callable[[float], None] = time.sleep,
         proxies: Mapping[str, str] | None = None,
+        trace: Callable[[str], None] | None = None,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         self.tls = tls or TlsOptions()
         self.retry = retry or RetryPolicy()
+        #: Called with one line per HTTP exchange, retry and redirect (``--debug``).
+        self.trace = trace
+        #: Called with a line for each retry and each capped Retry-After (stderr notes).
+        self.notice = notice
+        deadline = self.retry.deadline
+        self._deadline_at = time.monotonic() + deadline if deadline > 0 else None
         self._sleep = sleep
         self._session = requests.Session()
         self._session.headers["User-Agent"] = _USER_AGENT
@@ -237,31 +255,83 @@ class Transport:
         redirects: bool,
         what: str,
     ) -> requests.Response:
-        headers = dict(request.headers)
         # Asked afresh for every attempt: a token may lapse while a retry waits.
         value = authorization() if callable(authorization) else authorization
-        if value:
-            headers["Authorization"] = value
+        home = origin(request.url)
+        url = request.url
+        for hop in range(MAX_REDIRECTS + 1):
+            headers = dict(request.headers)
+            # Credentials belong to the origin they were asked for; a redirect elsewhere
+            # (blob storage, or a hostile registry's target) gets none.
+            if value and origin(url) == home:
+                headers["Authorization"] = value
+            response = self._send_hop(
+                request.method, url, headers, body if hop == 0 else None, what=what
+            )
+            location = response.headers.get("Location")
+            if not redirects or response.status_code not in _REDIRECTS or not location:
+                return response
+            response.close()
+            target = urljoin(url, location)
+            scheme = urlsplit(target).scheme.lower()
+            if scheme not in ("http", "https"):
+                raise RegistryError(f"{what}: redirected to a {scheme}: URL; refused")
+            if origin(url)[0] == "https" and scheme == "http":
+                raise RegistryError(f"{what}: redirected from https to http; refused")
+            self._note(f"redirected to {_without_credentials(target)}")
+            url = target
+        raise RegistryError(f"{what}: more than {MAX_REDIRECTS} redirects; refused")
+
+    def _send_hop(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | Body | None,
+        *,
+        what: str,
+    ) -> requests.Response:
         with self._lock:
             self.requests_sent += 1
         try:
-            return self._session.request(
-                request.method,
-                request.url,
+            response = self._session.request(
+                method,
+                url,
                 headers=headers,
                 # The stubs want bytes from read(); http.client sends memoryviews just as well.
                 data=cast(Any, body),
                 stream=True,
-                allow_redirects=redirects,
+                allow_redirects=False,
                 timeout=(self.retry.connect_timeout, self.retry.read_timeout),
             )
-        except requests.exceptions.InvalidURL as exc:
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as exc:
             raise RegistryError(f"{what}: invalid URL: {exc}") from None
         except CONNECTION_ERRORS as exc:
-            error = TransportError(f"{what}: {describe_exception(exc)}")
-            # A failed TLS handshake fails the same way every time; only drops are worth a retry.
-            error.temporary = not _tls_failure(exc)
+            reason = describe_exception(exc)
+            error = TransportError(f"{what}: {reason}")
+            # A failed TLS handshake, an unknown name or a closed port fail the same way a
+            # moment later; only dropped connections and timeouts are worth a retry.
+            error.temporary = not _tls_failure(exc) and not reason.startswith(
+                ("cannot resolve", "connection refused")
+            )
             raise error from exc
+        if self.trace is not None:
+            size = response.headers.get("Content-Length", "?")
+            self.trace(
+                f"{method} {_without_credentials(url)} -> {response.status_code} ({size} bytes)"
+            )
+        return response
+
+    def _read_budget(self) -> float:
+        """Seconds a small response may take to arrive whole (the deadline may shorten it)."""
+        budget = self.retry.read_timeout
+        if self._deadline_at is not None:
+            budget = min(budget, max(0.0, self._deadline_at - time.monotonic()))
+        return budget
+
+    def _note(self, text: str) -> None:
+        if self.trace is not None:
+            self.trace(text)
 
     def _perform(
         self,
@@ -277,6 +347,7 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
+            self._check_deadline(what)
             last = not repeatable or attempt >= self.retry.attempts
             try:
                 response = self._send_once(
@@ -285,12 +356,36 @@ class Transport:
                 if response.status_code not in _RETRY_STATUSES or last:
                     return consume(response)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                reason = f"{response.status_code} {response.reason or ''}".strip()
                 response.close()
             except TransportError as exc:
                 if last or not exc.temporary:
                     raise
                 retry_after = 0.0
-            self.sleep(self.retry.delay(attempt, retry_after))
+                reason = str(exc).removeprefix(f"{what}: ")
+            if retry_after > self.retry.max_retry_after:
+                self._warn(
+                    f"{what}: the server asked to wait {retry_after:.0f} s;"
+                    f" waiting {self.retry.max_retry_after:.0f} s at most"
+                )
+            delay = self.retry.delay(attempt, retry_after)
+            if self._deadline_at is not None and time.monotonic() + delay > self._deadline_at:
+                raise TransportError(
+                    f"{what}: {reason}; giving up, a retry would pass the"
+                    f" {self.retry.deadline:g} s deadline"
+                )
+            self._warn(
+                f"{what}: {reason}; retry {attempt} of {self.retry.attempts - 1} in {delay:.1f} s"
+            )
+            self.sleep(delay)
+
+    def _check_deadline(self, what: str) -> None:
+        if self._deadline_at is not None and time.monotonic() >= self._deadline_at:
+            raise TransportError(f"{what}: the {self.retry.deadline:g} s deadline passed")
+
+    def _warn(self, text: str) -> None:
+        if self.notice is not None:
+            self.notice(text)
 
     def open(
         self,
@@ -339,7 +434,9 @@ class Transport:
                 ok = response.status_code < 400
                 cap = limit if ok else MAX_ERROR_BYTES
                 content = (
-                    b"" if request.method == "HEAD" else read_limited(response, cap, what=what)
+                    b""
+                    if request.method == "HEAD"
+                    else read_limited(response, cap, what=what, seconds=self._read_budget())
                 )
                 if ok and len(content) > limit:
                     raise SizeMismatch(f"{what}: response larger than {limit} bytes; refused")
@@ -364,16 +461,60 @@ class Transport:
         )
 
 
-def read_limited(response: requests.Response, limit: int, *, what: str) -> bytes:
-    """Up to ``limit + 1`` bytes of a streamed response body (one more shows it is too long)."""
+def _without_credentials(url: str) -> str:
+    """``url`` without user info or query (query strings carry signed storage tokens)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _too_slow(what: str, seconds: float) -> TransportError:
+    error = TransportError(f"{what}: the response did not arrive within {seconds:g} s")
+    # A server that drips bytes will drip them again; asking anew only doubles the wait.
+    error.temporary = False
+    return error
+
+
+def read_limited(
+    response: requests.Response, limit: int, *, what: str, seconds: float = 0.0
+) -> bytes:
+    """Up to ``limit + 1`` bytes of a streamed response body (one more shows it is too long).
+
+    With ``seconds``, the whole body must arrive within that time: the read timeout alone
+    bounds each wait, and a server sending a byte at a time never trips it.
+    """
     parts: list[bytes] = []
     total = 0
+    expired = threading.Event()
+
+    def expire() -> None:
+        # Closing the connection from another thread is the only way to end a blocked read.
+        expired.set()
+        connection = getattr(response.raw, "connection", None)
+        sock = getattr(connection, "sock", None)
+        with contextlib.suppress(OSError):
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(seconds, expire) if seconds > 0 else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
     try:
         for chunk in response.iter_content(64 * 1024):
             parts.append(chunk)
             total += len(chunk)
             if total > limit:
                 break
-    except CONNECTION_ERRORS as exc:
+    except (*CONNECTION_ERRORS, ValueError, AttributeError) as exc:
+        if expired.is_set():
+            raise _too_slow(what, seconds) from None
         raise TransportError(f"{what}: {describe_exception(exc)}") from exc
+    finally:
+        if timer is not None:
+            timer.cancel()
+    if expired.is_set():
+        raise _too_slow(what, seconds)
     return b"".join(parts)[: limit + 1]

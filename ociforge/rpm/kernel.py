@@ -13,7 +13,14 @@ __all__ = ["kernel_reason"]
 _KERNEL_NAMES: Final = frozenset(
     {"kernel", "kernel-core", "kernel-rt-core", "kernel-64k-core", "kernel-uki-virt"}
 )
-_VMLINUZ: Final = re.compile(r"^/usr/lib/modules/[^/]+/vmlinuz$|^/boot/vmlinuz-")
+#: Where a kernel or an initramfs can land: the modules directory, /boot, and ostree's boot
+#: copies (``/usr/lib/ostree-boot/vmlinuz-<version>-<checksum>``). Any of them replaced by a
+#: package leaves the deployment's boot files out of step with each other.
+_VMLINUZ: Final = re.compile(
+    r"^/usr/lib/modules/[^/]+/(vmlinuz|initramfs\.img)$"
+    r"|^/boot/(vmlinuz|initramfs)-"
+    r"|^/usr/lib/ostree-boot/(vmlinuz|initramfs)-"
+)
 
 
 def kernel_reason(package: RpmPackage) -> str:

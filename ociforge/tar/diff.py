@@ -77,6 +77,7 @@ class TreeDiff:
     data is read by the builder through this object's root descriptor, never by path.
     ``rootless`` takes owners from ``user.rootlesscontainers`` when a path has it, else from
     the record, else root, since the files on disk all belong to the unpacking user.
+    ``record_after`` also collects :attr:`states_after` (it reads changed files once more).
     """
 
     def __init__(
@@ -86,8 +87,10 @@ class TreeDiff:
         *,
         rootless: bool = False,
         warn: Warn | None = None,
+        record_after: bool = False,
     ) -> None:
         self._root = os.open(root, DIR_FLAGS)
+        self._record_after = record_after
         self._states = states
         self._rootless = rootless
         self._warn = warn or (lambda message: None)
@@ -100,6 +103,7 @@ class TreeDiff:
         self._inodes: dict[tuple[int, int], Parts] = {}
         self._builder: LayerBuilder | None = None
         self._added = self._changed = self._deleted = 0
+        self._after: dict[str, PathState] = {"": states[""]} if "" in states else {}
         self._relaxed: list[tuple[Parts, int]] = []
         self._euid = os.geteuid()
 
@@ -143,6 +147,11 @@ class TreeDiff:
         self._walk(self._root, (), fresh=False)
         return Changes(self._added, self._changed, self._deleted)
 
+    @property
+    def states_after(self) -> Mapping[str, PathState]:
+        """The record the tree matches now (after :meth:`into` with ``record_after``)."""
+        return self._after
+
     # -- walking -----------------------------------------------------------------------------
 
     def _walk(self, fd: int, parts: Parts, *, fresh: bool) -> None:
@@ -167,11 +176,16 @@ class TreeDiff:
         if fresh:
             return
         for name in self._children.get(join(parts), ()):
-            if name not in seen and self._states[join((*parts, name))].present:
-                self._flush_pending()
-                assert self._builder is not None
-                self._builder.add_whiteout(join((*parts, name)))
-                self._deleted += 1
+            key = join((*parts, name))
+            if name in seen:
+                continue
+            if not self._states[key].present:
+                self._after[key] = self._states[key]  # still a device a rootless unpack skipped
+                continue
+            self._flush_pending()
+            assert self._builder is not None
+            self._builder.add_whiteout(key)
+            self._deleted += 1
 
     def _directory(
         self, parent: int, name: str, parts: Parts, st: os.stat_result, record: PathState | None
@@ -179,6 +193,7 @@ class TreeDiff:
         pending = _Pending(parent, name, parts, st)
         kept = record if record is not None and record.is_dir else None
         fresh = kept is None or st.st_ino != kept.ino
+        self._remember(parent, name, parts, st, record)
         if fresh:
             self._emit_dir(pending)
             if kept is not None:
@@ -208,6 +223,7 @@ class TreeDiff:
         if stat.S_IFMT(st.st_mode) not in _TYPES:
             self._warn(f"/{join(parts)}: skipped a socket (it cannot be stored in a layer)")
             return
+        self._remember(parent, name, parts, st, record)
         if record is not None and (st.st_ino, st.st_ctime_ns) == (record.ino, record.ctime_ns):
             return  # untouched
         header = self._header(parent, name, parts, st)
@@ -225,6 +241,34 @@ class TreeDiff:
             self._builder.add_whiteout(join(parts))  # a file cannot overwrite a directory
         self._add(parent, header, parts, st)
         self._count(record)
+
+    def _remember(
+        self, parent: int, name: str, parts: Parts, st: os.stat_result, record: PathState | None
+    ) -> None:
+        """Record the path as it is now, so a refreshed bundle compares against this state."""
+        if not self._record_after:
+            return
+        key = join(parts)
+        if record is not None and (st.st_ino, st.st_ctime_ns) == (record.ino, record.ctime_ns):
+            self._after[key] = record
+            return
+        header = self._header(parent, name, parts, st)
+        checksum = self._content_crc(parent, name, parts, st) if header.is_file else 0
+        self._after[key] = PathState(
+            type=header.type,
+            mode=header.mode,
+            uid=header.uid,
+            gid=header.gid,
+            size=header.size,
+            mtime=header.mtime,
+            link=header.linkname,
+            xattrs=header.xattrs,
+            crc32=checksum,
+            devmajor=header.devmajor,
+            devminor=header.devminor,
+            ino=st.st_ino,
+            ctime_ns=st.st_ctime_ns,
+        )
 
     def _count(self, record: PathState | None) -> None:
         if record is None:

@@ -6,6 +6,7 @@ The edits stay away from writing through a symlinked directory, the one case whe
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -13,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from ociforge.recipes.bundle import repack_bundle, unpack_reference
-from ociforge.transports import save_image
+from ociforge.transports import open_image, save_image
 from tests.support import images
 from tests.support import layers as oracle
+from tests.support.cli import ociforge
 from tests.support.images import directory, file, hardlink, symlink
 from tests.support.tools import need, ostree_import, run, skopeo
 from tests.support.trees import snapshot
@@ -153,3 +155,44 @@ def test_ostree_accepts_a_repacked_layer(tmp_path: Path, layout: Path) -> None:
     listing = run(["ostree", "ls", f"--repo={repo}", "-R", "layer"]).stdout
     assert "/etc/motd" in listing
     assert "/usr/share/doc/motd" in listing
+
+
+def second_edit(rootfs: Path) -> None:
+    (rootfs / "etc/motd").write_text("second\n")
+    os.unlink(rootfs / "srv/new")
+    (rootfs / "srv/later").write_text("later")
+
+
+def test_refresh_bundle_chain_gives_umoci_s_tree_and_layer_count(
+    tmp_path: Path, layout: Path
+) -> None:
+    """``repack --refresh-bundle`` twice, by ociforge's CLI and by umoci, from one base."""
+    ours = tmp_path / "ours"
+    ociforge("unpack", f"oci:{layout}:v1", str(ours))
+    edit(ours / "rootfs")
+    done = ociforge("repack", "--refresh-bundle", str(ours), f"oci:{layout}:o2")
+    assert done.code == 0, done.err
+    second_edit(ours / "rootfs")
+    assert ociforge("repack", str(ours), f"oci:{layout}:o3").code == 0
+
+    theirs = tmp_path / "theirs"
+    run(["umoci", "unpack", "--image", f"{layout}:v1", str(theirs)])
+    edit(theirs / "rootfs")
+    run(["umoci", "repack", "--refresh-bundle", "--image", f"{layout}:u2", str(theirs)])
+    second_edit(theirs / "rootfs")
+    run(["umoci", "repack", "--image", f"{layout}:u3", str(theirs)])
+
+    for tag in ("o3", "u3"):
+        run(["umoci", "unpack", "--image", f"{layout}:{tag}", str(tmp_path / tag)])
+    assert snapshot(tmp_path / "o3/rootfs", xattrs=True) == snapshot(
+        tmp_path / "u3/rootfs", xattrs=True
+    )
+    layers = {
+        tag: len(json.loads(skopeo("inspect", f"oci:{layout}:{tag}").stdout)["Layers"])
+        for tag in ("v1", "o3", "u3")
+    }
+    assert layers["o3"] == layers["u3"] == layers["v1"] + 2
+    top = open_image(f"oci:{layout}:o3").layers[-1]
+    names = {m.name for m in oracle.members(oracle.decompress(oracle.layer_blob(top)))}
+    assert "etc/hosts" not in names  # the first edit is in the layer below, not again
+    assert {"etc/motd", "srv/later", "srv/.wh.new"} <= names

@@ -223,8 +223,9 @@ def test_refused_credentials_are_one_error_not_a_storm() -> None:
     assert len(fetch.requests) == 1
     anonymous = Authenticator("https://r.example/v2/", None, FakeTokenServer(status=401), name="r")
     anonymous.set_challenge(f'Bearer realm="{REALM}"')
-    with pytest.raises(AuthError, match=r"requires authentication.*--creds"):
+    with pytest.raises(AuthError, match=r"requires authentication") as caught:
         anonymous.authorization(())
+    assert caught.value.remedy == "credentials"  # the CLI words the hint
 
 
 def test_identity_token_posts_then_falls_back_to_get() -> None:

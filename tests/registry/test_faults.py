@@ -290,8 +290,14 @@ def test_missing_credentials_say_how_to_give_them(
 ) -> None:
     registry = start_registry(tmp_path / "registry", auth="htpasswd")
     try:
-        with pytest.raises(AuthError, match="--creds"):
+        with pytest.raises(AuthError) as caught:
             _push(_archive(tmp_path, small_image), registry.ref("t/anon:v1"))
+        assert caught.value.remedy == "credentials"
+        assert "--" not in str(caught.value)
+        archive = _archive(tmp_path, small_image)
+        source = f"oci-archive:{archive}"
+        result = run_cli("push", "--tls-verify=false", source, registry.ref("t/anon:v1"))
+        assert_clean_error(result, "give credentials with --creds or --authfile")
     finally:
         registry.stop()
 

@@ -131,7 +131,13 @@ def test_distribution_error_bodies_become_one_line() -> None:
         b'{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"},'
         b'{"code":"X","message":"y\\nz"}]}'
     )
-    assert proto.describe_error(404, "Not Found", two)[1] == "blob unknown: blob unknown; x: y z"
+    # A message that repeats its code is said once, and so is an entry given twice.
+    assert proto.describe_error(404, "Not Found", two)[1] == "blob unknown; x: y z"
+    twice = (
+        b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown",'
+        b'"detail":{"Tag":"stable"}},{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}'
+    )
+    assert proto.describe_error(404, "Not Found", twice)[1] == "manifest unknown"
 
 
 def test_other_error_bodies() -> None:

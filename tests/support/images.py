@@ -316,3 +316,120 @@ def release_payload(
         entries.append(file("release-manifests/release-metadata", json.dumps(metadata)))
     labels = {"io.openshift.release": version or ""}
     return image([base, layer(entries)], labels=labels)
+
+
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+
+
+def as_docker(img: BuiltImage) -> BuiltImage:
+    """The same image with Docker schema 2 media types (manifest, config, layers)."""
+    manifest = json.loads(img.manifest)
+    manifest["mediaType"] = DOCKER_MANIFEST
+    manifest["config"]["mediaType"] = DOCKER_CONFIG
+    for descriptor in manifest["layers"]:
+        descriptor["mediaType"] = DOCKER_LAYER_GZIP
+    layers = [BuiltLayer(lay.blob, lay.diff_id, DOCKER_LAYER_GZIP) for lay in img.layers]
+    return BuiltImage(json.dumps(manifest, indent=3).encode(), img.config, layers)
+
+
+@dataclass
+class BuiltIndex:
+    """An image index (or manifest list) over platform images, its bytes made by json."""
+
+    raw: bytes
+    images: list[BuiltImage]
+    media_type: str = OCI_INDEX
+
+    @property
+    def digest(self) -> str:
+        return sha256(self.raw)
+
+    def blobs(self) -> dict[str, bytes]:
+        out = {self.digest: self.raw}
+        for img in self.images:
+            out.update(img.blobs())
+        return out
+
+
+def platform_image(architecture: str, variant: str = "", *, text: str = "") -> BuiltImage:
+    """A one-layer image for one platform; its file says which, so layers differ per platform."""
+    content = text or f"built for {architecture}{variant}\n"
+    top = layer([directory("etc"), file("etc/arch", content)])
+    img = image([top], architecture=architecture, labels={"ostree.bootable": "true"})
+    if variant:
+        config = json.loads(img.config)
+        config["variant"] = variant
+        config_bytes = json.dumps(config, separators=(",", ":")).encode()
+        manifest = json.loads(img.manifest)
+        manifest["config"]["digest"] = sha256(config_bytes)
+        manifest["config"]["size"] = len(config_bytes)
+        img = BuiltImage(json.dumps(manifest).encode(), config_bytes, img.layers)
+    return img
+
+
+def image_index(
+    entries: Iterable[tuple[BuiltImage, Mapping[str, str]]],
+    *,
+    media_type: str = OCI_INDEX,
+    annotations: Mapping[str, str] | None = None,
+) -> BuiltIndex:
+    """An index naming each image with its platform (``{"architecture", "os", …}``)."""
+    entries = list(entries)
+    manifests = []
+    for img, platform in entries:
+        kind = json.loads(img.manifest).get("mediaType", OCI_MANIFEST)
+        manifests.append(
+            {
+                "mediaType": kind,
+                "digest": img.digest,
+                "size": len(img.manifest),
+                "platform": dict(platform),
+            }
+        )
+    document: dict[str, object] = {
+        "schemaVersion": 2,
+        "mediaType": media_type,
+        "manifests": manifests,
+    }
+    if annotations:
+        document["annotations"] = dict(annotations)
+    # indent=2: bytes no re-serialiser would produce, so a kept digest means kept bytes.
+    raw = json.dumps(document, indent=2).encode()
+    return BuiltIndex(raw, [img for img, _ in entries], media_type)
+
+
+def two_platform_index(*, media_type: str = OCI_INDEX) -> BuiltIndex:
+    """linux/amd64 and linux/arm64/v8 images under one index (Docker types for a list)."""
+    amd64, arm64 = platform_image("amd64"), platform_image("arm64")
+    if media_type == DOCKER_MANIFEST_LIST:
+        amd64, arm64 = as_docker(amd64), as_docker(arm64)
+    return image_index(
+        [
+            (amd64, {"architecture": "amd64", "os": "linux"}),
+            (arm64, {"architecture": "arm64", "os": "linux", "variant": "v8"}),
+        ],
+        media_type=media_type,
+    )
+
+
+def write_index_layout(path: str, index: BuiltIndex, *, ref: str = "") -> str:
+    """An OCI layout whose ``index.json`` names ``index`` (as skopeo copy --all writes one)."""
+    os.makedirs(os.path.join(path, "blobs", "sha256"), exist_ok=True)
+    for digest, data in index.blobs().items():
+        with open(os.path.join(path, "blobs", "sha256", digest.split(":")[1]), "wb") as fh:
+            fh.write(data)
+    entry: dict[str, object] = {
+        "mediaType": index.media_type,
+        "digest": index.digest,
+        "size": len(index.raw),
+    }
+    if ref:
+        entry["annotations"] = {REF_NAME: ref}
+    with open(os.path.join(path, "oci-layout"), "w") as fh:
+        fh.write('{"imageLayoutVersion": "1.0.0"}')
+    with open(os.path.join(path, "index.json"), "w") as fh:
+        json.dump({"schemaVersion": 2, "manifests": [entry]}, fh)
+    return path
