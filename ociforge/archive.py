@@ -90,6 +90,12 @@ class OciArchive(LayoutReader):
                 path = _layout_path(member.header.name)
                 if path is None or member.header.is_dir:
                     continue
+                if path in members:
+                    # Readers differ on which copy wins (tar -x keeps the last, others the
+                    # first), so a repeated name could show two tools two layouts.
+                    raise ArchiveError(
+                        f"{self._name}: member {path!r} appears more than once; refused"
+                    )
                 members[path] = _Member(
                     member.data_offset, member.header.size, member.header.is_file
                 )

@@ -15,6 +15,12 @@ __all__ = [
     "CHR",
     "CONT",
     "DIR",
+    "MAX_DEVMAJOR",
+    "MAX_DEVMINOR",
+    "MAX_ID",
+    "MAX_SIZE",
+    "MAX_TIME",
+    "MIN_TIME",
     "FIFO",
     "LNK",
     "REG",
@@ -44,6 +50,18 @@ _TYPES: Final = frozenset({REG, LNK, SYM, CHR, BLK, DIR, FIFO, CONT})
 _PAX_NAME: Final = b"././@PaxHeader"
 _EMPTY_XATTRS: Mapping[str, bytes] = MappingProxyType({})
 _EMPTY_PAX: Mapping[str, str] = MappingProxyType({})
+
+#: Largest uid/gid a member may carry: Linux ids are 32 bits, and 2**32-1 means "unchanged" to
+#: chown, so it cannot name an owner either.
+MAX_ID: Final = 2**32 - 2
+#: Largest member size: what Go's archive/tar and GNU tar accept (a signed 64-bit offset).
+MAX_SIZE: Final = 2**63 - 1
+#: Range of member mtimes in seconds: a 64-bit ``time_t`` (the kernel clamps to the file system).
+MIN_TIME: Final = -(2**63)
+MAX_TIME: Final = 2**63 - 1
+#: Linux device numbers: 12 bits of major, 20 bits of minor (larger ones alias other devices).
+MAX_DEVMAJOR: Final = 2**12 - 1
+MAX_DEVMINOR: Final = 2**20 - 1
 
 # Largest values a ustar octal field can hold (field width minus the terminator).
 _MAX_ID: Final = 0o7777777
@@ -86,6 +104,26 @@ class TarHeader:
     def __post_init__(self) -> None:
         if self.type not in _TYPES:
             raise TarError(f"tar entry {self.name!r}: unsupported type {self.type!r}")
+        # Checked here, so a header read from a layer and one built in code obey the same
+        # rules, and no later chown, utime or mknod meets a value it cannot represent.
+        if self.size < 0 or self.uid < 0 or self.gid < 0:
+            key = "size" if self.size < 0 else "uid" if self.uid < 0 else "gid"
+            raise TarError(f"tar entry {self.name!r}: negative {key}")
+        for key, value, low, high in (
+            ("uid", self.uid, 0, MAX_ID),
+            ("gid", self.gid, 0, MAX_ID),
+            ("size", self.size, 0, MAX_SIZE),
+            ("mtime", self.mtime, MIN_TIME, MAX_TIME),
+        ):
+            if not low <= value <= high:
+                raise TarError(f"tar entry {self.name!r}: {key} {value} is out of range")
+        if self.type in (CHR, BLK) and not (
+            0 <= self.devmajor <= MAX_DEVMAJOR and 0 <= self.devminor <= MAX_DEVMINOR
+        ):
+            raise TarError(
+                f"tar entry {self.name!r}: device number {self.devmajor},{self.devminor}"
+                " is out of range"
+            )
 
     @property
     def is_dir(self) -> bool:
@@ -202,8 +240,6 @@ def encode_header(header: TarHeader) -> bytes:
         ("mtime", header.mtime, _MAX_MTIME),
     )
     for key, value, limit in numbers:
-        if value < 0 and key != "mtime":
-            raise TarError(f"tar entry {header.name!r}: negative {key}")
         if not 0 <= value <= limit:
             records.append((key, str(value).encode()))
     for key, text in (("uname", header.uname), ("gname", header.gname)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Final, cast
@@ -25,6 +26,28 @@ __all__ = ["MAX_META_BYTES", "MemberData", "TarMember", "iter_members", "iter_ve
 MAX_META_BYTES: Final = 1 << 20
 
 _PAX_KEYS_INT: Final = {"uid", "gid", "size", "mtime"}
+
+# PAX numbers as Go's archive/tar accepts them: ASCII decimal digits, times with an optional
+# sign and fraction. Python's int() would also take "+5", " 5", "1_000" and float() "inf",
+# "1e30" and "nan": values other readers refuse or read differently.
+_PAX_INT: Final = re.compile(rb"[0-9]{1,40}")
+_PAX_TIME: Final = re.compile(rb"(-?)([0-9]{1,40})(?:\.([0-9]*))?")
+
+
+def _pax_number(key: str, raw: bytes, what: str) -> int:
+    if key != "mtime":
+        if _PAX_INT.fullmatch(raw) is None:
+            raise TarError(f"{what}: PAX {key}={raw[:40]!r} is not a decimal number")
+        return int(raw)
+    match = _PAX_TIME.fullmatch(raw)
+    if match is None:
+        raise TarError(f"{what}: PAX mtime={raw[:40]!r} is not a decimal time")
+    sign, seconds, fraction = match.groups()
+    value = int(seconds)
+    if sign:
+        # Times round down, as Go's time.Unix(-5, -5e8).Unix() gives -6.
+        value = -value - (1 if fraction and fraction.strip(b"0") else 0)
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,14 +98,7 @@ def _apply_pax(header: TarHeader, records: dict[str, bytes], what: str) -> TarHe
                 "utf-8", "surrogateescape"
             )
         elif key in _PAX_KEYS_INT:
-            text = raw.decode("ascii", "replace")
-            try:
-                value = int(float(text)) if key == "mtime" else int(text)
-            except ValueError:
-                raise TarError(f"{what}: PAX {key}={text!r} is not a number") from None
-            if value < 0 and key != "mtime":
-                raise TarError(f"{what}: PAX {key} is negative")
-            changes[key] = value
+            changes[key] = _pax_number(key, raw, what)
         elif key.startswith("SCHILY.xattr."):
             xattrs[key[len("SCHILY.xattr.") :]] = raw
         elif key in ("hdrcharset", "atime", "ctime", "comment", "charset"):
@@ -91,7 +107,10 @@ def _apply_pax(header: TarHeader, records: dict[str, bytes], what: str) -> TarHe
             raise TarError(f"{what}: sparse files are not supported")
         else:
             extra[key] = raw.decode("utf-8", "surrogateescape")
-    return header.evolve(**changes, xattrs=xattrs, pax=extra)
+    try:
+        return header.evolve(**changes, xattrs=xattrs, pax=extra)
+    except TarError as exc:
+        raise TarError(f"{what}: {exc}") from None
 
 
 def iter_members(
@@ -104,6 +123,12 @@ def iter_members(
 ) -> Iterator[tuple[TarMember, MemberData]]:
     """Yield each member with a reader of its data.
 
+    Extended headers follow Go's archive/tar: only the last PAX ``x`` header before a member
+    applies, and PAX global (``g``) headers are checked for form but never applied (a global
+    ``path`` would otherwise rename every member). Sizes and ids are range-checked by
+    :class:`~ociforge.tar.header.TarHeader`, so a negative base-256 size cannot move the reader
+    out of step with the stream.
+
     Whatever the consumer leaves unread is skipped before the next member. ``seekable``
     skips data with ``seek`` (archive indexing never reads blob bytes). With ``total_size``
     a member whose data would run past the end is reported as truncation immediately.
@@ -112,7 +137,6 @@ def iter_members(
     """
     pos = 0
     pending: dict[str, bytes] = {}
-    global_pax: dict[str, bytes] = {}
     long_name: str | None = None
     long_link: str | None = None
     start = 0
@@ -134,15 +158,17 @@ def iter_members(
             if not checksum_ok(block):
                 raise TarError(f"{what}: tar header checksum mismatch at offset {pos - BLOCK}")
             size = decode_number(block[124:136], "size")
+            if size < 0:
+                raise TarError(f"{what}: extended header at offset {pos - BLOCK}: negative size")
             if size > MAX_META_BYTES:
                 raise TarError(f"{what}: extended header of {size} bytes is too large")
             data = _read_exact(stream, size, what)
             _skip(stream, padding(size), what, seekable)
             pos += size + padding(size)
             if typeflag == b"x":
-                pending.update(parse_pax(data, what=f"{what}: PAX header"))
+                pending = parse_pax(data, what=f"{what}: PAX header")
             elif typeflag == b"g":
-                global_pax.update(parse_pax(data, what=f"{what}: PAX global header"))
+                parse_pax(data, what=f"{what}: PAX global header")
             else:
                 text = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
                 if typeflag == b"L":
@@ -158,8 +184,8 @@ def iter_members(
             header = header.evolve(name=long_name)
         if long_link is not None:
             header = header.evolve(linkname=long_link)
-        if global_pax or pending:
-            header = _apply_pax(header, {**global_pax, **pending}, what)
+        if pending:
+            header = _apply_pax(header, pending, what)
         pending, long_name, long_link = {}, None, None
         # As in Go's archive/tar and CPython's tarfile: only regular files carry data.
         size = header.size if header.is_file else 0

@@ -17,6 +17,9 @@ from ociforge.tar.header import (
     DIR,
     FIFO,
     LNK,
+    MAX_DEVMAJOR,
+    MAX_DEVMINOR,
+    MAX_ID,
     REG,
     SYM,
     TarHeader,
@@ -58,15 +61,15 @@ def headers(draw: st.DrawFn) -> tuple[TarHeader, bytes]:
         name=draw(_names),
         type=kind,
         mode=draw(st.integers(0, 0o7777)),
-        uid=draw(st.integers(0, 2**40)),
-        gid=draw(st.integers(0, 2**40)),
+        uid=draw(st.integers(0, MAX_ID)),
+        gid=draw(st.integers(0, MAX_ID)),
         size=len(data),
         mtime=draw(st.integers(-(2**33), 2**40)),
         linkname=draw(_names) if kind in (SYM, LNK) else "",
         uname=draw(_owner_names),
         gname=draw(_owner_names),
-        devmajor=draw(st.integers(0, 0o7777777)) if kind in (CHR, BLK) else 0,
-        devminor=draw(st.integers(0, 0o7777777)) if kind in (CHR, BLK) else 0,
+        devmajor=draw(st.integers(0, MAX_DEVMAJOR)) if kind in (CHR, BLK) else 0,
+        devminor=draw(st.integers(0, MAX_DEVMINOR)) if kind in (CHR, BLK) else 0,
         xattrs=draw(
             st.dictionaries(_xattr_names.map("user.".__add__), st.binary(max_size=40), max_size=3)
         ),
@@ -126,7 +129,7 @@ _FORMATS = [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT]
 def tarinfos(draw: st.DrawFn, tar_format: int) -> tuple[tarfile.TarInfo, bytes]:
     """An entry tarfile can write in ``tar_format`` (ustar: 8-digit ids, 255-byte names)."""
     ascii_component = st.text(st.sampled_from("abcxyz019._-"), min_size=1, max_size=30)
-    limit = 0o7777777 if tar_format == tarfile.USTAR_FORMAT else 2**40
+    limit = 0o7777777 if tar_format == tarfile.USTAR_FORMAT else MAX_ID
     name = "/".join(draw(st.lists(ascii_component, min_size=1, max_size=4)))
     kind = draw(st.sampled_from([tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE]))
     info = tarfile.TarInfo(name)
