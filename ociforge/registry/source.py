@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, cast
 
 from .._env import host_platform
@@ -172,6 +173,28 @@ class RemoteBlobSource:
         return nullcontext(None)
 
 
+@dataclass(frozen=True, slots=True)
+class _RemoteDocument:
+    """The manifest (or index) a reference names, and how to read what it points at."""
+
+    raw: bytes
+    media_type: str
+    source: RemoteBlobSource
+
+    @classmethod
+    def open(cls, reference: RegistryReference, options: RegistryOptions | None) -> _RemoteDocument:
+        client = RegistryClient(
+            reference, options=options or RegistryOptions(), label=str(reference)
+        )
+        raw, media_type = client.get_manifest(reference.reference)
+        return cls(raw, media_type, RemoteBlobSource(client))
+
+    def fetch(self, descriptor: Descriptor) -> bytes:
+        """A child manifest, by digest (the client verifies it)."""
+        child, _ = self.source.client.get_manifest(str(descriptor.digest))
+        return child
+
+
 def open_remote_image(
     reference: RegistryReference,
     *,
@@ -184,21 +207,15 @@ def open_remote_image(
     An index is resolved to the entry for ``platform`` (default: this machine's);
     ``strict_platform`` also refuses a single image of another platform.
     """
-    client = RegistryClient(reference, options=options or RegistryOptions(), label=str(reference))
-    raw, media_type = client.get_manifest(reference.reference)
-    source = RemoteBlobSource(client)
-
-    def fetch(descriptor: Descriptor) -> bytes:
-        child, _ = client.get_manifest(str(descriptor.digest))
-        return child
-
+    remote = _RemoteDocument.open(reference, options)
+    source = remote.source
     image = resolve_image(
-        raw,
-        fetch=fetch,
+        remote.raw,
+        fetch=remote.fetch,
         source=source,
         what=f"docker://{reference}",
         platform=platform or host_platform(),
-        media_type=media_type,
+        media_type=remote.media_type,
         strict_platform=strict_platform,
     )
     # The config was read (and verified) to build the image; serve it from memory from now on.
@@ -214,19 +231,16 @@ def open_remote_document(
     Each child's manifest (and an image child's config) is fetched by digest and verified;
     no layer is opened.
     """
-    client = RegistryClient(reference, options=options or RegistryOptions(), label=str(reference))
-    raw, media_type = client.get_manifest(reference.reference)
-    source = RemoteBlobSource(client)
-
-    def fetch(descriptor: Descriptor) -> bytes:
-        child, _ = client.get_manifest(str(descriptor.digest))
-        return child
-
+    remote = _RemoteDocument.open(reference, options)
     document = resolve_document(
-        raw, fetch=fetch, source=source, what=f"docker://{reference}", media_type=media_type
+        remote.raw,
+        fetch=remote.fetch,
+        source=remote.source,
+        what=f"docker://{reference}",
+        media_type=remote.media_type,
     )
     for image in _images_of(document):
-        source.remember(image.config.digest, image.raw_config)
+        remote.source.remember(image.config.digest, image.raw_config)
     return document
 
 
